@@ -47,9 +47,7 @@ def check_packet(grid: Grid, x0: float, s0: float, e0: float) -> None:
         )
 
 
-def gaussian_packet(
-    grid: Grid, x0: float, s0: float, e0: float, direction: int = 1, check: bool = True
-) -> np.ndarray:
+def gaussian_packet(grid: Grid, x0: float, s0: float, e0: float, direction: int = 1, check: bool = True) -> np.ndarray:
     """psi(x) ~ exp(-(x-X0)^2 / (4 S0^2)) exp(i k (x-X0)), k = direction * sqrt(2 E0); sum |psi|^2 dx = 1.
 
     ``S0`` is the standard deviation of |psi|^2 (bohr), ``E0`` the mean kinetic energy (hartree).

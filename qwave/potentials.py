@@ -103,9 +103,7 @@ def triangle(grid: Grid, height: float, width: float, center: float | None = Non
     return np.where(mask, height * (1 - np.abs(u)), 0.0)
 
 
-def trapezoid(
-    grid: Grid, height: float, width: float, top_width: float, center: float | None = None
-) -> np.ndarray:
+def trapezoid(grid: Grid, height: float, width: float, top_width: float, center: float | None = None) -> np.ndarray:
     """A trapezoid: flat top ``top_width`` wide, linear ramps down to zero at ``width``."""
     if not 0 <= top_width < width:
         raise QwaveInputError(f"trapezoid top_width must be in [0, width={width}), got {top_width}")
@@ -164,9 +162,7 @@ def make_potential(name: str, grid: Grid, **params) -> np.ndarray:
         raise QwaveInputError(
             f"potential {name!r} takes {', '.join(accepted) or 'no parameters'}; unknown: {', '.join(sorted(unknown))}"
         )
-    missing = [
-        p for p in accepted if sig.parameters[p].default is inspect.Parameter.empty and p not in params
-    ]
+    missing = [p for p in accepted if sig.parameters[p].default is inspect.Parameter.empty and p not in params]
     if missing:
         raise QwaveInputError(f"potential {name!r} needs {', '.join(missing)}")
     for key, value in params.items():

@@ -74,9 +74,7 @@ class FramePropagator:
             return cls(u, None, nx)
         tiles = u.reshape(n_blocks, block, n_blocks, block)
         rows = np.arange(n_blocks)
-        blocks = np.concatenate(
-            [tiles[rows, :, (rows + k) % n_blocks, :] for k in (-1, 0, 1)], axis=-1
-        )
+        blocks = np.concatenate([tiles[rows, :, (rows + k) % n_blocks, :] for k in (-1, 0, 1)], axis=-1)
         return cls(u, np.ascontiguousarray(blocks), block)
 
     def __call__(self, psi: np.ndarray) -> np.ndarray:

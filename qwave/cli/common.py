@@ -1,0 +1,80 @@
+"""Shared pieces of the ``qwave`` command line: error handling and option parsers."""
+
+from __future__ import annotations
+
+import functools
+import json
+import warnings
+
+import click
+
+from qwave.errors import QwaveInputError
+from qwave.grid import Grid
+
+
+def one_line_errors(fn):
+    """Turn library input errors into click's one-line 'Error: ...' and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = lambda message, *a, **k: click.echo(f"Warning: {message}", err=True)
+            try:
+                return fn(*args, **kwargs)
+            except QwaveInputError as exc:
+                raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def float_list(ctx, param, value: str) -> list[float]:
+    try:
+        return [float(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {value!r}") from None
+
+
+def key_values(ctx, param, values: tuple[str, ...]) -> dict:
+    out = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            raise click.BadParameter(f"value of {key} is not a number or JSON list: {raw!r}") from None
+    return out
+
+
+def grid_options(fn):
+    """--lx/--nx/--dt/--steps-per-frame/--frames, the grid of the paper by default."""
+    defaults = Grid()
+    for opt in reversed(
+        [
+            click.option("--lx", type=float, default=defaults.lx, show_default=True, help="Box length (bohr)."),
+            click.option("--nx", type=int, default=defaults.nx, show_default=True, help="Number of cells (even)."),
+            click.option("--dt", type=float, default=defaults.dt, show_default=True, help="Time step (a.u.)."),
+            click.option(
+                "--steps-per-frame",
+                type=int,
+                default=defaults.steps_per_frame,
+                show_default=True,
+                help="Solver steps between saved frames.",
+            ),
+            click.option(
+                "--frames",
+                type=int,
+                default=defaults.n_frames,
+                show_default=True,
+                help="Saved frames, frame 0 being the initial state.",
+            ),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+def make_grid(lx: float, nx: int, dt: float, steps_per_frame: int, frames: int) -> Grid:
+    return Grid(lx=lx, nx=nx, dt=dt, steps_per_frame=steps_per_frame, n_frames=frames)
