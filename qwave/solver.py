@@ -2,10 +2,16 @@
 
 For a fixed potential the map from one saved frame to the next is a fixed unitary matrix
 ``U = S**steps_per_frame``, where ``S`` is one space-splitting step.  We build ``S`` by
-applying one step to the identity, raise it to the frame cadence by repeated squaring
-(a handful of dense matrix products, multithreaded BLAS), and then every frame of every
-packet sharing that potential is one matrix product.  This is the same scheme as
-:mod:`qwave.reference`, only reassociated: results agree to rounding (~1e-12).
+applying one step to the identity and raise it to the frame cadence by repeated squaring;
+then every frame of every packet sharing that potential is one matrix product.  This is
+the same scheme as :mod:`qwave.reference`, only reassociated: results agree to rounding.
+
+U is also local: in one frame (0.1 a.u.) amplitude moves a few tens of cells at most, and
+|U_ij| < 1e-20 beyond ~40 cells on the paper's grid.  Both U and the powers of S that build
+it are therefore kept as periodic block-tridiagonal matrices (blocks of ``block`` cells),
+dropping only entries below ``BAND_TOL`` relative to the largest -- far below the double
+precision rounding of the sums they would enter.  When a grid's propagator is not that
+local (coarse cells, long frames) everything falls back to dense matrices.
 """
 
 from __future__ import annotations
@@ -22,69 +28,94 @@ from qwave.grid import Grid
 from qwave.potentials import check_potential
 from qwave.reference import ssm_step
 
+BAND_TOL = 1e-18
+OFFSETS = (-1, 0, 1)
+
 
 def step_matrix(grid: Grid, v: np.ndarray) -> np.ndarray:
     """The one-step operator S as a dense (nx, nx) matrix: column j is S applied to cell j."""
     return ssm_step(np.eye(grid.nx, dtype=np.complex128), v, grid).T
 
 
-def _matrix_power(s: np.ndarray, n: int) -> np.ndarray:
-    """s**n by binary exponentiation (about 2 log2 n matrix products)."""
-    result = None
-    base = s
+def _to_blocks(dense: np.ndarray, block: int) -> np.ndarray:
+    """(nb, 3, block, block): [i, k] is the block at block-row i, block-column i + k - 1."""
+    nb = dense.shape[0] // block
+    tiles = dense.reshape(nb, block, nb, block).transpose(0, 2, 1, 3)
+    rows = np.arange(nb)
+    return np.stack([tiles[rows, (rows + k) % nb] for k in OFFSETS], axis=1)
+
+
+def _from_blocks(blocks: np.ndarray) -> np.ndarray:
+    nb, _, block, _ = blocks.shape
+    tiles = np.zeros((nb, nb, block, block), dtype=blocks.dtype)
+    rows = np.arange(nb)
+    for k in OFFSETS:
+        tiles[rows, (rows + k) % nb] = blocks[:, k + 1]
+    return tiles.transpose(0, 2, 1, 3).reshape(nb * block, nb * block)
+
+
+def _block_product(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """a @ b for block-tridiagonal a, b; None if the product is not block-tridiagonal to BAND_TOL."""
+    nb = a.shape[0]
+    rows = np.arange(nb)
+    out = np.zeros_like(a)
+    dropped = 0.0
+    for p in OFFSETS:
+        for q in OFFSETS:
+            term = np.matmul(a[:, p + 1], b[(rows + p) % nb, q + 1])
+            if abs(p + q) <= 1:
+                out[:, p + q + 1] += term
+            else:
+                dropped = max(dropped, float(np.abs(term).max()))
+    if dropped > BAND_TOL * float(np.abs(out).max()):
+        return None
+    return out
+
+
+def _power(s, n: int, product):
+    """s**n by binary exponentiation (about 2 log2 n products); None if a product fails."""
+    result, base = None, s
     while n:
         if n & 1:
-            result = base if result is None else base @ result
+            result = base if result is None else product(base, result)
+            if result is None:
+                return None
         n >>= 1
         if n:
-            base = base @ base
+            base = product(base, base)
+            if base is None:
+                return None
     return result
 
 
-# Entries of U smaller than this (relative to its largest) are dropped by the banded form;
-# they lie far below double-precision rounding of the products they would enter.
-BAND_TOL = 1e-18
+def _block_size(grid: Grid) -> int | None:
+    """A block comfortably wider than one frame's reach (4x the lattice light cone + 16 cells)."""
+    reach = 4 * grid.frame_dt / grid.dx**2 + 16
+    block = 1 << int(np.ceil(np.log2(reach)))
+    if grid.nx % block or grid.nx // block < 4:
+        return None
+    return block
 
 
 @dataclasses.dataclass(frozen=True)
 class FramePropagator:
-    """U with psi(t + frame_dt) = U @ psi(t), for one potential.
+    """psi(t + frame_dt) = U psi(t) for one potential, banded (``blocks``) or ``dense``."""
 
-    Free-particle spreading in one frame reaches only a few tens of cells (|U_ij| < 1e-20
-    beyond ~40 cells on the paper's grid), so U is stored as periodic block-tridiagonal
-    blocks of ``block`` cells when that is exact to BAND_TOL, and applied as one batched
-    product, about nx / (3 block) times fewer flops than the dense matrix.
-    """
+    blocks: np.ndarray | None  # (nb, 3, block, block), see _to_blocks
+    dense: np.ndarray | None
 
-    dense: np.ndarray
-    blocks: np.ndarray | None  # (n_blocks, block, 3 * block): [left | own | right] neighbours
-    block: int
-
-    @classmethod
-    def from_dense(cls, u: np.ndarray) -> FramePropagator:
-        nx = u.shape[0]
-        i = np.arange(nx)
-        dist = np.abs(i[:, None] - i[None, :])
-        dist = np.minimum(dist, nx - dist)
-        far = np.abs(u) > BAND_TOL * np.abs(u).max()
-        reach = int(dist[far].max())
-        block = 1 << max(reach - 1, 1).bit_length()
-        n_blocks = nx // block
-        if nx % block or n_blocks < 4:
-            return cls(u, None, nx)
-        tiles = u.reshape(n_blocks, block, n_blocks, block)
-        rows = np.arange(n_blocks)
-        blocks = np.concatenate([tiles[rows, :, (rows + k) % n_blocks, :] for k in (-1, 0, 1)], axis=-1)
-        return cls(u, np.ascontiguousarray(blocks), block)
+    def to_dense(self) -> np.ndarray:
+        return self.dense if self.blocks is None else _from_blocks(self.blocks)
 
     def __call__(self, psi: np.ndarray) -> np.ndarray:
         """Advance psi of shape (nx, batch) by one frame."""
         if self.blocks is None:
             return self.dense @ psi
-        n_blocks = self.blocks.shape[0]
-        tiles = psi.reshape(n_blocks, self.block, -1)
+        nb, _, block, _ = self.blocks.shape
+        tiles = psi.reshape(nb, block, -1)
         neighbours = np.concatenate([np.roll(tiles, 1, axis=0), tiles, np.roll(tiles, -1, axis=0)], axis=1)
-        return np.matmul(self.blocks, neighbours).reshape(psi.shape)
+        rows = self.blocks.transpose(0, 2, 1, 3).reshape(nb, block, 3 * block)
+        return np.matmul(rows, neighbours).reshape(psi.shape)
 
 
 def frame_propagator(grid: Grid, v: np.ndarray) -> FramePropagator:
@@ -96,7 +127,13 @@ def frame_propagator(grid: Grid, v: np.ndarray) -> FramePropagator:
 @functools.lru_cache(maxsize=4)
 def _cached_propagator(grid: Grid, v_bytes: bytes, _key: str) -> FramePropagator:
     v = np.frombuffer(v_bytes, dtype=np.float64)
-    return FramePropagator.from_dense(_matrix_power(step_matrix(grid, v), grid.steps_per_frame))
+    s = step_matrix(grid, v)
+    block = _block_size(grid)
+    if block is not None:
+        u = _power(_to_blocks(s, block), grid.steps_per_frame, _block_product)
+        if u is not None:
+            return FramePropagator(np.ascontiguousarray(u), None)
+    return FramePropagator(None, _power(s, grid.steps_per_frame, np.matmul))
 
 
 def simulate(
@@ -118,17 +155,17 @@ def simulate(
         raise QwaveInputError(f"psi0 must have shape ({grid.nx},) or (batch, {grid.nx}), got {psi0.shape}")
     if not np.all(np.isfinite(psi0)):
         raise QwaveInputError("psi0 has non-finite values (NaN or inf)")
-    single = psi0.ndim == 1
-    batch = psi0[None] if single else psi0
+    batch = psi0.reshape(-1, grid.nx)
     u = frame_propagator(grid, v)
-    out = np.empty((n_frames, grid.nx, batch.shape[0]), dtype=np.complex128)
-    out[0] = batch.T
+    out = np.empty((batch.shape[0], n_frames, grid.nx), dtype=np.complex128)
+    out[:, 0] = batch
+    state = np.ascontiguousarray(batch.T)
     frames: Iterable[int] = range(1, n_frames)
     if progress:
         from tqdm.auto import tqdm
 
         frames = tqdm(frames, desc="frames", unit="frame", leave=False)
     for n in frames:
-        out[n] = u(out[n - 1])
-    result = out.transpose(2, 0, 1)
-    return result[0] if single else np.ascontiguousarray(result)
+        state = u(state)
+        out[:, n] = state.T
+    return out[0] if psi0.ndim == 1 else out
