@@ -8,22 +8,29 @@ momentum distribution |phi(k)|^2 ~ exp(-2 S0^2 (k - k0)^2).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
-def plane_wave_transmission(e, v0: float, a: float) -> np.ndarray:
-    """Continuum T(E) of a rectangular barrier; E > 0 (hartree), any sign of V0."""
-    e = np.asarray(e, dtype=np.float64)
-    if v0 == 0 or a == 0:
-        return np.ones_like(e)
-    q2 = 2 * (e - v0)  # squared wave number inside the barrier, negative when tunnelling
-    with np.errstate(invalid="ignore", divide="ignore"):
-        q = np.sqrt(np.abs(q2))
-        s2 = np.where(q2 < 0, np.sinh(q * a) ** 2, np.sin(q * a) ** 2)
-        denom = 4 * e * np.abs(e - v0)
-        t = 1 / (1 + v0**2 * s2 / denom)
-    # at E = V0 exactly: T = 1 / (1 + V0 a^2 / 2)
-    return np.where(q2 == 0, 1 / (1 + v0 * a**2 / 2), t)
+def plane_wave_transmission(energy, height, width) -> np.ndarray:
+    """Transmission probability of a plane wave (energy E > 0, hartree) through a rectangular barrier.
+
+    T = 1 / (1 + V^2 a^2 f^2 / (2E)) with f = sin(qa)/(qa), q = sqrt(2(E-V)) above the barrier and
+    f = sinh(ka)/(ka), k = sqrt(2(V-E)) below it (f = 1 at E = V): the textbook result, written so
+    that it is continuous at E = V.  ``height`` V (hartree) may be negative (a well); width a in bohr.
+    """
+    e = np.asarray(energy, dtype=np.float64)
+    v = np.asarray(height, dtype=np.float64)
+    a = np.asarray(width, dtype=np.float64)
+    d = e - v
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        z = np.sqrt(2 * np.abs(d)) * a
+        safe = np.where(z > 1e-8, z, 1.0)
+        f = np.where(d > 0, np.sin(safe) / safe, np.sinh(np.minimum(safe, 700.0)) / safe)
+        f = np.where(z > 1e-8, f, 1.0)
+        t = 1.0 / (1.0 + v**2 * a**2 * f**2 / (2 * e))
+    return np.where(v == 0, 1.0, t)
 
 
 def lattice_transmission(theta: float, v_cells: np.ndarray, dx: float) -> float:
@@ -49,17 +56,22 @@ def lattice_transmission(theta: float, v_cells: np.ndarray, dx: float) -> float:
 
 
 def _momentum_average(fn, e0: float, s0: float, n: int) -> float:
-    k0, sk = np.sqrt(2 * e0), 1 / (2 * s0)
-    k = np.linspace(max(k0 - 8 * sk, 1e-6), k0 + 8 * sk, n)
-    w = np.exp(-((k - k0) ** 2) / (2 * sk**2))
-    return float(np.sum(w * fn(k)) / np.sum(w))
+    """Average of fn(k) over the packet's |phi(k)|^2 ~ exp(-2 S0^2 (k - k0)^2): normal in k with mean
+    k0 = sqrt(2 E0) and standard deviation 1 / (2 S0); trapezoidal rule over k0 +- 6 sigma."""
+    k0 = math.sqrt(2 * e0)
+    sigma = 1.0 / (2 * s0)
+    k = np.linspace(k0 - 6 * sigma, k0 + 6 * sigma, n)
+    weight = np.exp(-0.5 * ((k - k0) / sigma) ** 2)
+    return float(np.trapezoid(fn(k) * weight, k) / np.trapezoid(weight, k))
 
 
-def packet_transmission(e0: float, s0: float, v0: float, a: float, n: int = 2001) -> float:
-    """Continuum T averaged over the right-moving components of a packet (E0, S0)."""
-    return _momentum_average(lambda k: plane_wave_transmission(k**2 / 2, v0, a), e0, s0, n)
+def packet_transmission(e0: float, s0: float, height: float, width: float, n: int = 801) -> float:
+    """Continuum T averaged over a packet (E0, S0); components with k < 0 count with T(k^2 / 2)."""
+    return _momentum_average(lambda k: plane_wave_transmission(np.maximum(0.5 * k**2, 1e-12), height, width), e0, s0, n)
 
 
 def packet_lattice_transmission(e0: float, s0: float, v_cells: np.ndarray, dx: float, n: int = 801) -> float:
     """Lattice T averaged over the packet's momentum distribution."""
-    return _momentum_average(lambda k: np.array([lattice_transmission(kk * dx, v_cells, dx) for kk in k]), e0, s0, n)
+    return _momentum_average(
+        lambda k: np.array([lattice_transmission(abs(kk) * dx, v_cells, dx) for kk in k]), e0, s0, n
+    )

@@ -19,7 +19,7 @@ import numpy as np
 from qwave.grid import Grid
 from qwave.observables import observables
 from qwave.packets import gaussian_packets
-from qwave.potentials import EXAMPLES, barrier, make_potential
+from qwave.potentials import EXAMPLES, barrier, barriers, make_potential
 from qwave.solver import simulate
 
 STAGES = ("free", "transmission", "tunnelling", "reflection")
@@ -89,12 +89,16 @@ def wide_curriculum(
     width: tuple[float, float] = (1.5, 25.0),
     well_fraction: float = 0.1,
     free_fraction: float = 0.08,
+    pair_fraction: float = 0.0,
+    well_depth: float | None = None,
     progress: bool = False,
 ) -> list[dict]:
     """Single rectangular barriers with random height, width (log-uniform) and centre, random packets.
 
-    Heights in ``height`` (hartree), a ``well_fraction`` of them negated (wells), a ``free_fraction`` of
-    potentials empty.  Packets: X0 uniform over the box, S0 in [1, 4.5] bohr, E0 in [0.5, 9] hartree.
+    Heights in ``height`` (hartree), a ``well_fraction`` of them wells (depth 0.6 x height, or uniform in
+    [0.5, ``well_depth``] when given), a ``free_fraction`` of potentials empty, and a ``pair_fraction`` of
+    two overlapping rectangles of heights in [-well_depth/2, max height] (steps between two non-zero levels).
+    Packets: X0 uniform over the box, S0 in [1, 4.5] bohr, E0 in [0.5, 9] hartree.
     """
     rng = np.random.default_rng(seed)
     items = range(n_potentials)
@@ -106,11 +110,20 @@ def wide_curriculum(
     for _ in items:
         bh = float(rng.uniform(*height))
         if rng.uniform() < well_fraction:
-            bh = -bh * 0.6
+            bh = -bh * 0.6 if well_depth is None else -float(rng.uniform(0.5, well_depth))
         bw = float(math.exp(rng.uniform(math.log(width[0]), math.log(width[1]))))
         center = float(grid.lx / 2 + rng.uniform(-10, 10))
-        if rng.uniform() < free_fraction:
+        u = rng.uniform()
+        if u < free_fraction:
             v, params, family = np.zeros(grid.nx), {}, "free"
+        elif u < free_fraction + pair_fraction:
+            lo = -(well_depth or 6.0) / 2
+            hs = rng.uniform(lo, height[1], 2)
+            ws = np.exp(rng.uniform(math.log(width[0]), math.log(12.0), 2))
+            cs = center + rng.uniform(-4, 4, 2)
+            v = barriers(grid, hs, ws, cs)
+            params = {"heights": hs.tolist(), "widths": ws.tolist(), "centers": cs.tolist()}
+            family = "pair"
         else:
             v = barrier(grid, bh, bw, center)
             params, family = {"height": bh, "width": bw, "center": center}, "barrier"
@@ -120,6 +133,10 @@ def wide_curriculum(
         e0 = rng.uniform(0.5, 9.0, n)
         out.extend(examples_for_potential(grid, v, x0, s0, e0, family, params))
     return out
+
+
+EXTRA_MIX = {"well_fraction": 0.4, "free_fraction": 0.0, "pair_fraction": 0.45, "well_depth": 11.0}
+"""The second part of the ``wide`` training data: wells (depth 0.5-11) and overlapping pairs of rectangles."""
 
 
 def paper_curriculum(grid: Grid, heights=(2.0, 5.0, 10.0), x0=(10.0, 40.0, 70.0), max_sims: int | None = None):
@@ -153,7 +170,9 @@ def test_cases(grid: Grid, family: str, n: int = 2, seed: int = 1, n_frames: int
             params = dict(EXAMPLES[family])
         v = make_potential(family, grid, **params)
         x0, s0, e0 = rng.uniform(15.0, 19.7), rng.uniform(1.1, 4.9), rng.uniform(1.5, 8.6)
-        out.extend(examples_for_potential(grid, v, x0, s0, e0, family, params, stage=f"test_{family}", n_frames=n_frames))
+        out.extend(
+            examples_for_potential(grid, v, x0, s0, e0, family, params, stage=f"test_{family}", n_frames=n_frames)
+        )
     return out
 
 

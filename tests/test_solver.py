@@ -19,9 +19,9 @@ def test_fast_solver_matches_stepwise_reference(name):
         name, GRID, **{"barrier": {"height": 10.0}, "random": {"seed": 3}, "well": {"depth": 4.0, "width": 5.0}}[name]
     )
     psi0 = gaussian_packets(GRID, [10.0, 40.0, 45.0], [1.0, 2.5, 4.0], [9.0, 2.0, 5.0])
-    fast = simulate(psi0, v, GRID, n_frames=4)
-    slow = simulate_stepwise(psi0, v, GRID, n_frames=4)
-    assert fast.shape == slow.shape == (3, 4, GRID.nx)
+    fast = simulate(psi0, v, GRID, n_frames=11)
+    slow = simulate_stepwise(psi0, v, GRID, n_frames=11)
+    assert fast.shape == slow.shape == (3, 11, GRID.nx)
     assert np.abs(fast - slow).max() < 1e-10
 
 

@@ -19,9 +19,20 @@ def main() -> None:
 
 
 def _register() -> None:
+    from qwave.cli.dataset import dataset
     from qwave.cli.simulate import simulate
 
     main.add_command(simulate)
+    main.add_command(__import__("qwave.cli.train", fromlist=["train"]).train)
+    main.add_command(__import__("qwave.cli.evaluate", fromlist=["evaluate"]).evaluate)
+    main.add_command(dataset)
+    main.add_command(__import__("qwave.cli.export", fromlist=["export"]).export)
+    main.add_command(__import__("qwave.cli.predict", fromlist=["predict"]).predict)
+    from qwave.cli.insight import ablate, probe, report
+
+    main.add_command(ablate)
+    main.add_command(probe)
+    main.add_command(report)
 
 
 _register()

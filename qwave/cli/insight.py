@@ -1,0 +1,210 @@
+"""``qwave ablate``, ``qwave probe ...`` and ``qwave report``: what the emulator learned."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import click
+
+from qwave.cli.common import float_list, one_line_errors
+
+TESTS_HELP = "'curriculum:<config>' (simulated now), 'tfds:<config>' (built test splits) or 'solver'."
+
+
+def _int_list(ctx, param, value: str) -> list[int]:
+    return [int(v) for v in float_list(ctx, param, value)]
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--train",
+    "train_source",
+    default="curriculum:demo",
+    show_default=True,
+    help="Training data: 'tfds:<config>' or 'curriculum:<config>'.",
+)
+@click.option("--tests", default="curriculum:demo", show_default=True, help=TESTS_HELP)
+@click.option("--data-dir", default=None, help="TFDS data directory.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Ablation directory (results.json, one run per variant and seed); reruns resume.",
+)
+@click.option(
+    "--variants",
+    default=",".join(
+        [
+            "all",
+            "no_free",
+            "no_transmission",
+            "no_tunnelling",
+            "no_reflection",
+            "narrow_heights",
+            "low_energy",
+            "no_augmentation",
+        ]
+    ),
+    show_default=True,
+    help="Comma-separated.",
+)
+@click.option("--seeds", default="0,1,2", show_default=True, callback=_int_list, help="Seeds per variant.")
+@click.option("--steps", type=int, default=20_000, show_default=True, help="Training steps per run.")
+@click.option("--cases", type=int, default=3, show_default=True, help="Test cases per family.")
+@click.option("--frames", type=int, default=400, show_default=True, help="Forecast length for the evaluation.")
+@one_line_errors
+def ablate(run_dir, train_source, tests, data_dir, out_dir, variants, seeds, steps, cases, frames):
+    """Retrain RUN_DIR's recipe without each curriculum part in turn; evaluate on every test family."""
+    from qwave.evaluate import test_families
+    from qwave.grid import Grid
+    from qwave.insight import ablation
+    from qwave.insight.probes import sample_windows
+    from qwave.insight.report import load_run_model
+    from qwave.training import TrainConfig
+
+    model, _, config = load_run_model(run_dir)
+    examples, v_scale = ablation.training_examples(train_source, data_dir, progress=True)
+    families = test_families(tests, Grid(), cases, data_dir)
+    base = TrainConfig.from_dict(config["train"])
+    base = dataclasses.replace(base, steps=steps, steps_per_epoch=min(base.steps_per_epoch, steps))
+    probes = sample_windows([c for cs in families.values() for c in cs], v_scale, model.n_in, model.window, 256)
+    results = ablation.run_ablation(
+        examples, v_scale, families, base, out_dir, [v for v in variants.split(",") if v], seeds, frames, probes, True
+    )
+    table = ablation.summarize(results)
+    ablation.plot_drops(out_dir / "ablation.png", table)
+    click.echo(ablation.format_summary(table))
+
+
+@click.group()
+def probe() -> None:
+    """Probe a trained emulator: symmetries, locality, generalisation."""
+
+
+def _model_and_cases(model_path, tests, data_dir, cases):
+    from qwave.evaluate import test_families
+    from qwave.grid import Grid
+    from qwave.insight.report import load_run_model
+
+    model, v_scale, config = load_run_model(model_path)
+    families = test_families(tests, Grid(), cases, data_dir)
+    return model, v_scale, config, [c for cs in families.values() for c in cs]
+
+
+@probe.command()
+@click.argument("model_path", type=click.Path(exists=True, path_type=Path))
+@click.option("--tests", default="curriculum:demo", show_default=True, help=TESTS_HELP)
+@click.option("--data-dir", default=None, help="TFDS data directory.")
+@click.option("--cases", type=int, default=2, show_default=True, help="Held-out cases per family.")
+@click.option("--windows", type=int, default=1024, show_default=True, help="Probe windows.")
+@click.option("--stride", type=int, default=1, show_default=True, help="Rollout stride for the translation probe.")
+@one_line_errors
+def symmetry(model_path, tests, data_dir, cases, windows, stride):
+    """Equivariance errors under mirror, global phase, time reversal and translation (JSON to stdout)."""
+    import numpy as np
+
+    from qwave.insight.probes import sample_windows
+    from qwave.insight.symmetry import symmetry_errors
+
+    model, v_scale, _, all_cases = _model_and_cases(model_path, tests, data_dir, cases)
+    probes = sample_windows(all_cases, v_scale, model.n_in, model.window, windows)
+    first = np.stack([np.asarray(c["psi"], np.float32)[: model.n_in] for c in all_cases[:8]])
+    pots = np.stack([np.asarray(c["potential"], np.float32) / v_scale for c in all_cases[:8]])
+    whole = np.concatenate([first, np.broadcast_to(pots[:, None, :, None], first.shape[:-1] + (1,))], -1)
+    click.echo(json.dumps(symmetry_errors(model, probes, whole, stride=stride), indent=1))
+
+
+@probe.command()
+@click.argument("model_path", type=click.Path(exists=True, path_type=Path))
+@click.option("--tests", default="curriculum:demo", show_default=True, help=TESTS_HELP)
+@click.option("--data-dir", default=None, help="TFDS data directory.")
+@click.option("--cases", type=int, default=2, show_default=True, help="Held-out cases per family.")
+@click.option("--windows", type=int, default=1024, show_default=True, help="Probe windows.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Saliency picture (PNG).")
+@one_line_errors
+def locality(model_path, tests, data_dir, cases, windows, plot):
+    """Gradient saliency by input frame and cell offset, against the physical reach per frame."""
+    from qwave.grid import Grid
+    from qwave.insight import locality as loc
+    from qwave.insight.probes import sample_windows
+
+    model, v_scale, _, all_cases = _model_and_cases(model_path, tests, data_dir, cases)
+    probes = sample_windows(all_cases, v_scale, model.n_in, model.window, windows)
+    sal = loc.saliency(model, probes)
+    grid = Grid(nx=len(all_cases[0]["potential"]))
+    reach = loc.physical_reach(grid, max(float(c["e0"]) for c in all_cases), min(float(c["s0"]) for c in all_cases))
+    if plot:
+        loc.plot_saliency(plot, sal, reach)
+    shares, r90 = loc.frame_shares(sal), loc.reach_cells(sal)
+    for f in range(model.n_in):
+        lag = model.n_in - 1 - f
+        click.echo(
+            f"frame t-{lag}: share {shares[f]:.3f}, 90% within {r90[f]} cells, physical reach "
+            f"{(lag + 1) * reach:.1f} cells"
+        )
+
+
+@probe.command()
+@click.argument("model_path", type=click.Path(exists=True, path_type=Path))
+@click.option("--energies", default="1.5,3,4.5,6,7.5,9,11", show_default=True, callback=float_list)
+@click.option("--heights", default="1,3,5,7,9,11,13,16", show_default=True, callback=float_list)
+@click.option("--widths", default="2,4,7,12,18,24", show_default=True, callback=float_list)
+@click.option("--frames", type=int, default=400, show_default=True, help="Forecast length.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output PNG.")
+@one_line_errors
+def generalisation(model_path, energies, heights, widths, frames, plot):
+    """Correlation at the last frame over (E0, BH) and barrier width, inside and outside the curriculum."""
+    from qwave.insight import generalisation as gen
+    from qwave.insight.report import _curriculum_ranges, load_run_model
+
+    model, v_scale, config = load_run_model(model_path)
+    result = gen.generalisation_map(model, v_scale, energies, heights, widths, n_steps=frames)
+    e_rng, h_rng = _curriculum_ranges(config)
+    gen.plot_map(plot, result, e_rng, h_rng, 7.0)
+    click.echo(json.dumps({"eh": result["eh"], "w": result["w"]}))
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--tests", default="curriculum:demo", show_default=True, help=TESTS_HELP)
+@click.option(
+    "--train",
+    "train_source",
+    default="curriculum:demo",
+    show_default=True,
+    help="Training data for the ablation ('tfds:<config>' or 'curriculum:<config>'); 'none' skips it.",
+)
+@click.option(
+    "--ablation-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Reuse (and resume) an ablation directory from `qwave ablate`.",
+)
+@click.option("--data-dir", default=None, help="TFDS data directory.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Report directory (default RUN_DIR/report).",
+)
+@click.option("--quick", is_flag=True, help="Minutes, not hours: small budgets everywhere.")
+@one_line_errors
+def report(run_dir, tests, train_source, ablation_dir, data_dir, out_dir, quick):
+    """Assemble evaluation, symmetries, locality, generalisation and ablation into report.md."""
+    from qwave.insight.report import QUICK, Budget, build_report
+
+    path = build_report(
+        run_dir,
+        tests,
+        None if train_source == "none" else train_source,
+        out_dir,
+        QUICK if quick else Budget(),
+        data_dir,
+        ablation_dir,
+    )
+    click.echo(f"report: {path}")

@@ -1,0 +1,88 @@
+"""``qwave train``: parse options into a TrainConfig and call :func:`qwave.training.train`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from qwave import training
+from qwave.cli.common import key_values, one_line_errors
+from qwave.models import MODELS
+from qwave.training import STRATEGIES, TrainConfig
+from qwave.windows import SCHEDULES
+
+_D = TrainConfig()
+
+
+@click.command("train")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@click.option("--data", default=_D.data, show_default=True, help="'wide', 'paper' or 'tfds:<config>'.")
+@click.option("--data-dir", default=None, help="TFDS data directory (for tfds:<config>).")
+@click.option(
+    "--potentials",
+    "n_potentials",
+    type=int,
+    default=_D.n_potentials,
+    show_default=True,
+    help="Random barriers in the 'wide' curriculum.",
+)
+@click.option(
+    "--packets",
+    "packets_per_potential",
+    type=int,
+    default=_D.packets_per_potential,
+    show_default=True,
+    help="Packets per barrier in the 'wide' curriculum.",
+)
+@click.option(
+    "--v-scale",
+    type=float,
+    default=_D.v_scale,
+    show_default=True,
+    help="Potential scale (hartree) for 'wide'/'paper'; tfds configs carry their own.",
+)
+@click.option("--model", type=click.Choice(list(MODELS)), default=_D.model, show_default=True)
+@click.option("--model-arg", "model_kwargs", multiple=True, callback=key_values, help="Model option KEY=VALUE.")
+@click.option("--window", type=int, default=_D.window, show_default=True, help="Window width (cells, odd).")
+@click.option("--frames-in", "n_in", type=int, default=_D.n_in, show_default=True, help="Input frames per window.")
+@click.option("--schedule", type=click.Choice(SCHEDULES), default=_D.schedule, show_default=True)
+@click.option("--steps", type=int, default=_D.steps, show_default=True)
+@click.option("--batch-size", type=int, default=_D.batch_size, show_default=True)
+@click.option("--lr", type=float, default=_D.lr, show_default=True, help="Peak learning rate.")
+@click.option("--final-lr", type=float, default=_D.final_lr, show_default=True)
+@click.option("--warmup", type=float, default=_D.warmup, show_default=True, help="Warm-up fraction of the steps.")
+@click.option("--decay", type=click.Choice(["cosine", "linear"]), default=_D.decay, show_default=True)
+@click.option("--weight-decay", type=float, default=_D.weight_decay, show_default=True)
+@click.option("--clipnorm", type=float, default=_D.clipnorm, show_default=True)
+@click.option(
+    "--overlap-weight",
+    type=float,
+    default=_D.overlap_weight,
+    show_default=True,
+    help="Sampling weight of windows touching the potential.",
+)
+@click.option("--noise", type=float, default=_D.noise, show_default=True, help="Input-noise std (bohr^-1/2).")
+@click.option("--phase/--no-phase", default=_D.phase, show_default=True, help="Random global-phase augmentation.")
+@click.option("--mirror/--no-mirror", default=_D.mirror, show_default=True, help="Random mirror augmentation.")
+@click.option(
+    "--steps-per-epoch",
+    type=int,
+    default=_D.steps_per_epoch,
+    show_default=True,
+    help="Batches per epoch (checkpoint period unit).",
+)
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=_D.strategy, show_default=True)
+@click.option("--jit/--no-jit", default=_D.jit, show_default=True, help="XLA-compile the train step.")
+@click.option("--seed", type=int, default=_D.seed, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last checkpoint.")
+@one_line_errors
+def train_cmd(out_dir: str, resume: bool, **options) -> None:
+    """Train an emulator on curriculum windows (Keras fit, AdamW, checkpoints, TensorBoard logs)."""
+    cfg = TrainConfig(**options)
+    click.echo(json.dumps(cfg.to_dict()), err=True)
+    training.train(cfg, out_dir, resume=resume, verbose=1)
+    click.echo(f"model written to {out_dir}/model.keras")
+
+
+train = train_cmd

@@ -1,0 +1,231 @@
+"""Evaluate an emulator on every test family: table, error-versus-time curves, truth | prediction | difference.
+
+The forecast starts from a case's first ``n_in`` true frames and runs ``n_steps`` frames (400 by
+default); frame ``k`` of the forecast is compared with true frame ``n_in - 1 + k``.  Table columns:
+mean correlation over the forecast, correlation at forecast frames 100/200/400, mean MAE, the largest
+|norm drift| and the transmitted-probability error at the last frame.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qwave.errors import QwaveInputError
+from qwave.grid import Grid
+from qwave.io import atomic_path
+from qwave.metrics import frame_metrics
+from qwave.rollout import WholeBoxStep, rollout_batched
+
+AT_FRAMES = (100, 200, 400)
+
+
+def forecast_cases(
+    model,
+    cases: Sequence[dict],
+    v_scale: float,
+    n_steps: int = 400,
+    sigma: float = 2.8,
+    stride: int = 1,
+    renormalize: bool = True,
+    batch: int = 16,
+    progress: bool = False,
+    stepper: WholeBoxStep | None = None,
+) -> np.ndarray:
+    """Forecast each case (dataset-schema dicts) from its first n_in frames: float32 (cases, n_steps, NX, 2)."""
+    psi = np.stack([np.asarray(c["psi"], np.float32) for c in cases])
+    if psi.shape[1] < model.n_in + n_steps:
+        raise QwaveInputError(
+            f"cases have {psi.shape[1]} frames; a {n_steps}-frame forecast needs {model.n_in + n_steps}"
+        )
+    pot = np.stack([np.asarray(c["potential"], np.float32) for c in cases]) / v_scale
+    if stepper is None or stepper.nx != psi.shape[2]:
+        stepper = WholeBoxStep(model, psi.shape[2], sigma=sigma, stride=stride, renormalize=renormalize)
+    return rollout_batched(stepper, psi[:, : model.n_in], pot, n_steps, batch=batch, progress=progress)
+
+
+def case_metrics(case: dict, pred: np.ndarray, n_in: int, grid: Grid) -> dict[str, np.ndarray]:
+    """Per-frame metrics of one forecast against the case's truth."""
+    truth = np.asarray(case["psi"])[n_in : n_in + pred.shape[0]]
+    return frame_metrics(truth, pred, np.asarray(case["potential"], np.float64), grid)
+
+
+def summarize(per_case: Sequence[dict[str, np.ndarray]]) -> dict[str, float]:
+    """Table row from a family's per-case metric curves."""
+    corr = np.stack([m["corr"] for m in per_case])
+    n = corr.shape[1]
+    row = {"cases": len(per_case), "mean_corr": float(corr.mean())}
+    for k in AT_FRAMES:
+        if k <= n:
+            row[f"corr@{k}"] = float(corr[:, k - 1].mean())
+    row["mae"] = float(np.mean([m["mae"].mean() for m in per_case]))
+    row["norm_drift"] = float(np.max([np.abs(m["norm_drift"]).max() for m in per_case]))
+    row["transmitted_error"] = float(np.mean([m["transmitted_error"][-1] for m in per_case]))
+    return row
+
+
+def evaluate(
+    model,
+    families: dict[str, Sequence[dict]],
+    v_scale: float,
+    grid: Grid,
+    n_steps: int = 400,
+    sigma: float = 2.8,
+    stride: int = 1,
+    renormalize: bool = True,
+    batch: int = 16,
+    progress: bool = False,
+) -> dict:
+    """Forecast every family; returns {"rows": {family: row, ..., "overall": row}, "curves": {family: {metric:
+    mean curve}}, "cases": {family: (first case, its forecast)}}."""
+    rows, curves, examples = {}, {}, {}
+    all_metrics = []
+    items = families.items()
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(list(items), desc="families", unit="family")
+    stepper = WholeBoxStep(model, grid.nx, sigma=sigma, stride=stride, renormalize=renormalize)
+    for family, cases in items:
+        pred = forecast_cases(model, cases, v_scale, n_steps, sigma, stride, renormalize, batch, stepper=stepper)
+        per_case = [case_metrics(c, p, model.n_in, grid) for c, p in zip(cases, pred, strict=True)]
+        rows[family] = summarize(per_case)
+        curves[family] = {k: np.mean([m[k] for m in per_case], 0) for k in per_case[0]}
+        examples[family] = (cases[0], pred[0])
+        all_metrics.extend(per_case)
+    rows["overall"] = summarize(all_metrics)
+    rows["overall"]["min_family_mean_corr"] = min(r["mean_corr"] for f, r in rows.items() if f != "overall")
+    return {"rows": rows, "curves": curves, "cases": examples}
+
+
+COLUMNS = ("cases", "mean_corr", "corr@100", "corr@200", "corr@400", "mae", "norm_drift", "transmitted_error")
+
+
+def format_table(rows: dict[str, dict]) -> str:
+    """Markdown table, one row per family and 'overall'."""
+    lines = ["| family | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for family, row in rows.items():
+        cells = []
+        for c in COLUMNS:
+            v = row.get(c, float("nan"))
+            cells.append(str(v) if c == "cases" else (f"{v:.4f}" if c.startswith(("mean", "corr")) else f"{v:.2e}"))
+        lines.append(f"| {family} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def save_report(result: dict, out_dir: str | os.PathLike, grid: Grid, n_in: int, pictures: bool = True) -> Path:
+    """Write table.md, table.json, curves.png (error vs time) and one truth|prediction|difference PNG per family."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "table.md") as tmp:
+        tmp.write_text(format_table(result["rows"]) + "\n")
+    curves = {f: {k: v.tolist() for k, v in c.items()} for f, c in result["curves"].items()}
+    with atomic_path(out / "table.json") as tmp:
+        tmp.write_text(json.dumps({"rows": result["rows"], "curves": curves}, indent=1) + "\n")
+    from qwave.plots import _pyplot
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for family, c in result["curves"].items():
+        t = (np.arange(len(c["corr"])) + 1) * grid.frame_dt
+        axes[0].plot(t, 1 - c["corr"], label=family)
+        axes[1].plot(t, c["mae"], label=family)
+        axes[2].plot(t, c["norm_drift"], label=family)
+    for ax, title in zip(axes, ("1 - correlation", "MAE", "norm drift"), strict=True):
+        ax.set_xlabel("forecast time (a.u.)")
+        ax.set_title(title)
+    axes[0].set_yscale("log")
+    axes[1].set_yscale("log")
+    axes[0].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    with atomic_path(out / "curves.png") as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    if pictures:
+        for family, (case, pred) in result["cases"].items():
+            save_comparison(out / f"case_{family}.png", case, pred, n_in, grid, title=family)
+    return out
+
+
+def save_comparison(path: Path, case: dict, pred: np.ndarray, n_in: int, grid: Grid, title: str = "") -> None:
+    """|psi|^2 space-time maps: truth | prediction | difference (pred - truth)."""
+    from qwave.plots import _pyplot
+
+    plt = _pyplot()
+    truth = np.asarray(case["psi"])[n_in : n_in + pred.shape[0]]
+    rho_t, rho_p = (a[..., 0] ** 2 + a[..., 1] ** 2 for a in (truth, pred))
+    t_end = pred.shape[0] * grid.frame_dt
+    ext = (grid.x[0], grid.x[-1], 0.0, t_end)
+    vmax = float(rho_t.max())
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4), sharey=True)
+    for ax, img, name, kw in (
+        (axes[0], rho_t, "truth |psi|^2", {"cmap": "viridis", "vmin": 0, "vmax": vmax}),
+        (axes[1], rho_p, "prediction |psi|^2", {"cmap": "viridis", "vmin": 0, "vmax": vmax}),
+        (axes[2], rho_p - rho_t, "difference", {"cmap": "RdBu_r", "vmin": -vmax / 4, "vmax": vmax / 4}),
+    ):
+        ax.imshow(img, aspect="auto", origin="lower", extent=ext, interpolation="nearest", **kw)
+        v = np.asarray(case["potential"])
+        if np.any(v):
+            ax.plot(grid.x, t_end * 0.05 + v / (np.abs(v).max() or 1) * t_end * 0.1, color="w", lw=0.8)
+        ax.set_title(f"{title}: {name}", fontsize=9)
+        ax.set_xlabel("x (bohr)")
+    axes[0].set_ylabel("forecast time (a.u.)")
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+
+
+def test_families(source: str, grid: Grid, n_per_family: int = 2, data_dir: str | None = None) -> dict[str, list[dict]]:
+    """Test cases by family: ``curriculum:<config>`` (the config's held-out cases, simulated now), ``tfds:<config>``
+    (its built test splits) or ``solver`` (cases in the paper's ranges, :func:`qwave.trajectories.test_cases`)."""
+    if source.startswith("curriculum:"):
+        from qwave.dataset_access import simulated_test_examples
+
+        return simulated_test_examples(source.split(":", 1)[1], limit=n_per_family)
+    if source == "solver":
+        from qwave.trajectories import TEST_FAMILIES, test_cases
+
+        return {f: test_cases(grid, f, n=n_per_family) for f in TEST_FAMILIES}
+    if source.startswith("tfds:"):
+        from qwave.dataset_access import test_examples
+
+        return test_examples(source.split(":", 1)[1], data_dir, limit=n_per_family)
+    raise QwaveInputError(f"unknown test source {source!r}: use 'curriculum:<config>', 'tfds:<config>' or 'solver'")
+
+
+def evaluate_path(
+    model_path: str | os.PathLike,
+    tests: str = "curriculum:full",
+    out_dir: str | os.PathLike | None = None,
+    data_dir: str | None = None,
+    n_per_family: int | None = None,
+    n_steps: int = 400,
+    sigma: float = 2.8,
+    stride: int = 1,
+    renormalize: bool = True,
+    v_scale: float | None = None,
+    batch: int = 16,
+    progress: bool = True,
+) -> str:
+    """Load a run directory or .keras file, evaluate on ``tests``, save the report; returns the markdown table."""
+    from qwave.models import load_model
+
+    path = Path(model_path)
+    run_dir = path if path.is_dir() else path.parent
+    model = load_model(path / "model.keras" if path.is_dir() else path)
+    if v_scale is None:
+        config = run_dir / "config.json"
+        if not config.is_file():
+            raise QwaveInputError(f"no config.json beside {path}: give --v-scale")
+        v_scale = float(json.loads(config.read_text())["v_scale"])
+    families = test_families(tests, Grid(), n_per_family or 10**6, data_dir)
+    nx = int(np.asarray(next(iter(families.values()))[0]["psi"]).shape[1])
+    grid = Grid(nx=nx)
+    result = evaluate(model, families, v_scale, grid, n_steps, sigma, stride, renormalize, batch, progress)
+    save_report(result, out_dir or run_dir / "eval", grid, model.n_in)
+    return format_table(result["rows"])

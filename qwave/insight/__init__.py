@@ -1,0 +1,1 @@
+"""What the emulator learned: curriculum ablations, symmetry probes, locality, generalisation, report."""

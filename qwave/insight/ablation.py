@@ -1,0 +1,183 @@
+"""Relative importance of physical processes: retrain without one curriculum part, test everywhere.
+
+Every variant trains the same model with the same budget and seeds on a subset of the curriculum:
+``all`` (reference), ``no_<stage>`` for each stage (free propagation, over-barrier transmission,
+tunnelling, reflection), ``narrow_heights`` (barrier heights restricted to the paper's demo grid,
+BH in {2, 5, 10}), ``low_energy`` (E0 <= 5 hartree only) and ``no_augmentation`` (all data, no
+mirror/phase augmentation -- does teaching the symmetries help?).  Results are the test-family mean
+correlations per (variant, seed), saved after every run so an interrupted ablation resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qwave.errors import QwaveInputError
+from qwave.grid import Grid
+
+STAGES = ("free", "transmission", "tunnelling", "reflection")
+VARIANTS = ("all", *(f"no_{s}" for s in STAGES), "narrow_heights", "low_energy", "no_augmentation")
+DEMO_HEIGHTS = (2.0, 5.0, 10.0)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def select(examples: Sequence[dict], variant: str) -> list[dict]:
+    """The training examples a variant keeps."""
+    if variant not in VARIANTS:
+        raise QwaveInputError(f"unknown ablation variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    if variant.startswith("no_") and variant.removeprefix("no_") in STAGES:
+        stage = variant.removeprefix("no_")
+        return [e for e in examples if _text(e["stage"]) != stage]
+    if variant == "narrow_heights":
+        return [
+            e
+            for e in examples
+            if json.loads(_text(e["potential_params"])).get("height", DEMO_HEIGHTS[0]) in DEMO_HEIGHTS
+        ]
+    if variant == "low_energy":
+        return [e for e in examples if float(e["e0"]) <= 5.0]
+    return list(examples)
+
+
+def training_examples(source: str, data_dir: str | None = None, progress: bool = False) -> tuple[list[dict], float]:
+    """(training examples, v_scale) from ``tfds:<config>`` (built dataset) or ``curriculum:<config>`` (simulated)."""
+    from qwave import curriculum
+
+    kind, _, config = source.partition(":")
+    if kind == "tfds":
+        from qwave.dataset import get_builder, load
+        from qwave.dataset_access import _numpy_examples
+
+        builder = get_builder(config, data_dir)
+        examples = [
+            ex
+            for stage in STAGES
+            if stage in builder.info.splits
+            for ex in _numpy_examples(load(config, split=stage, data_dir=data_dir))
+        ]
+        return examples, float(builder.info.metadata["v_scale"])
+    if kind == "curriculum":
+        from qwave.dataset import resolve_spec
+
+        spec = curriculum.SPECS.get(config) or resolve_spec(config)
+        cases = [c for stage in STAGES for c in curriculum.training_cases(spec)[stage]]
+        examples = [ex for _, ex in curriculum.iter_examples(spec.grid, cases, spec.chunk, progress)]
+        return examples, float(spec.v_scale)
+    raise QwaveInputError(f"unknown training source {source!r}: use 'tfds:<config>' or 'curriculum:<config>'")
+
+
+def run_ablation(
+    examples: Sequence[dict],
+    v_scale: float,
+    families: dict[str, Sequence[dict]],
+    base,
+    out_dir: str | os.PathLike,
+    variants: Sequence[str] = VARIANTS,
+    seeds: Sequence[int] = (0, 1, 2),
+    n_steps: int = 400,
+    probes=None,
+    progress: bool = False,
+) -> dict:
+    """Train every (variant, seed) with ``base`` (a TrainConfig) and evaluate on ``families``.
+
+    Writes ``results.json`` in ``out_dir`` after each run: {variant: {seed: {family: mean corr}}}, and
+    each run's directory ``<variant>/seed<k>``.  Finished runs are skipped on a rerun.
+    """
+    from qwave.evaluate import evaluate
+    from qwave.training import train, write_json
+    from qwave.windows import Trajectories
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    nx = int(np.asarray(examples[0]["psi"]).shape[1])
+    grid = Grid(nx=nx)
+    plan = [(v, s) for v in variants for s in seeds if str(s) not in results.get(v, {})]
+    if progress:
+        from tqdm.auto import tqdm
+
+        plan = tqdm(plan, desc="ablation runs", unit="run")
+    for variant, seed in plan:
+        kept = select(examples, variant)
+        if not kept:
+            raise QwaveInputError(f"ablation variant {variant!r} leaves no training examples")
+        cfg = dataclasses.replace(base, seed=int(seed))
+        if variant == "no_augmentation":
+            cfg = dataclasses.replace(cfg, phase=False, mirror=False)
+        traj = Trajectories.from_examples(kept, v_scale, STAGES)
+        run_dir = out / variant / f"seed{seed}"
+        callbacks = []
+        if probes is not None:
+            from qwave.insight.tracking import SymmetryTracker
+
+            callbacks.append(SymmetryTracker(probes, run_dir / "symmetry_history.json"))
+        if (run_dir / "checkpoint.keras").exists() and not (run_dir / "model.keras").exists():
+            model = train(cfg, run_dir, resume=True, verbose=0, traj=traj, extra_callbacks=callbacks)
+        else:
+            model = train(cfg, run_dir, verbose=0, traj=traj, extra_callbacks=callbacks)
+        rows = evaluate(model, families, v_scale, grid, n_steps=n_steps)["rows"]
+        results.setdefault(variant, {})[str(seed)] = {f: r["mean_corr"] for f, r in rows.items()}
+        write_json(results_path, results)
+    return results
+
+
+def summarize(results: dict) -> dict:
+    """{variant: {family: (mean, std over seeds)}} and the drop against ``all``."""
+    table = {}
+    for variant, by_seed in results.items():
+        families = next(iter(by_seed.values())).keys()
+        table[variant] = {
+            f: (float(np.mean([r[f] for r in by_seed.values()])), float(np.std([r[f] for r in by_seed.values()])))
+            for f in families
+        }
+    return table
+
+
+def format_summary(table: dict) -> str:
+    """Markdown: rows variants, columns families, 'mean ± std' of the mean correlation."""
+    variants = list(table)
+    families = list(table[variants[0]])
+    lines = ["| variant | " + " | ".join(families) + " |", "|---" * (len(families) + 1) + "|"]
+    for v in variants:
+        cells = (f"{m:.4f} ± {s:.4f}" for m, s in (table[v][f] for f in families))
+        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_drops(path, table: dict) -> None:
+    """Heat map: variant x family -> mean correlation minus that of ``all`` (negative: the part mattered)."""
+    from qwave.io import atomic_path
+    from qwave.plots import _pyplot
+
+    if "all" not in table:
+        raise QwaveInputError("the ablation needs the 'all' variant as reference")
+    plt = _pyplot()
+    variants = [v for v in table if v != "all"]
+    families = list(table["all"])
+    drop = np.array([[table[v][f][0] - table["all"][f][0] for f in families] for v in variants])
+    spread = np.array([[np.hypot(table[v][f][1], table["all"][f][1]) for f in families] for v in variants])
+    lim = max(float(np.abs(drop).max()), 1e-6)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * len(families), 0.9 + 0.45 * len(variants)))
+    im = ax.imshow(drop, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
+    for i in range(len(variants)):
+        for j in range(len(families)):
+            mark = "*" if abs(drop[i, j]) > 2 * spread[i, j] else ""
+            ax.text(j, i, f"{drop[i, j]:+.3f}{mark}", ha="center", va="center", fontsize=6)
+    ax.set_xticks(range(len(families)), families, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(variants)), variants, fontsize=8)
+    fig.colorbar(im, ax=ax, label="change in mean correlation vs. all")
+    ax.set_title("curriculum ablation (* : beyond 2 sigma of the seed spread)", fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)

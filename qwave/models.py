@@ -1,0 +1,240 @@
+"""The emulators: window (B, n_in, W, 3) [Re psi, Im psi, V / v_scale] -> next frame (B, W, 2).
+
+All are registered Keras classes (package ``qwave``), so ``.keras`` files load with ``safe_mode=True``.
+
+- ``gru``: the paper's model - per frame Dense(69, ReLU) on the flattened window, GRU(69, ReLU), its
+  output and state into Dense(2W); ~40k parameters.
+- ``gru_res``: the same GRU predicting the change from the last input frame, plus a linear map of the
+  input psi (a learned linear propagator the GRU corrects where the potential acts).
+- baselines ``linear`` (last frame only), ``dense`` (Conv1D + Dense), ``conv`` (Conv2D over frames x cells).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from qwave.errors import QwaveInputError
+
+
+class Emulator(keras.Model):
+    """Base: stores the window geometry and the config round trip."""
+
+    def __init__(self, n_in: int = 4, window: int = 23, **kwargs):
+        super().__init__(**kwargs)
+        self.n_in = int(n_in)
+        self.window = int(window)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable, "n_in": self.n_in, "window": self.window}
+
+    def build(self, input_shape) -> None:
+        self.call(keras.KerasTensor((1, self.n_in, self.window, 3)))
+        self.built = True
+
+    def _out(self, flat):
+        return ops.reshape(flat, (-1, self.window, 2))
+
+
+@keras.saving.register_keras_serializable(package="qwave")
+class GRUEmulator(Emulator):
+    """The paper's GRU; ``residual`` adds the last input frame, ``linear_skip`` a learned linear map of input psi."""
+
+    def __init__(
+        self,
+        hidden: int = 69,
+        residual: bool = False,
+        linear_skip: bool = False,
+        unroll: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.hidden = int(hidden)
+        self.residual = bool(residual)
+        self.linear_skip = bool(linear_skip)
+        self.unroll = bool(unroll)
+        self.embed = layers.Dense(self.hidden, activation="relu", name="embed")
+        self.gru = layers.GRU(self.hidden, activation="relu", unroll=self.unroll, return_state=True, name="gru")
+        self.head = layers.Dense(2 * self.window, name="head")
+        self.skip = (
+            layers.Dense(2 * self.window, use_bias=False, name="skip", kernel_initializer="zeros")
+            if (self.linear_skip)
+            else None
+        )
+
+    def call(self, x):
+        seq = ops.reshape(x, (-1, self.n_in, self.window * 3))
+        out, state = self.gru(self.embed(seq))
+        y = self.head(ops.concatenate([out, state], -1))
+        if self.skip is not None:
+            y = y + self.skip(ops.reshape(x[..., :2], (-1, self.n_in * self.window * 2)))
+        y = self._out(y)
+        if self.residual:
+            y = y + x[:, -1, :, :2]
+        return y
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "hidden": self.hidden,
+            "residual": self.residual,
+            "linear_skip": self.linear_skip,
+            "unroll": self.unroll,
+        }
+
+
+@keras.saving.register_keras_serializable(package="qwave")
+class LinearEmulator(Emulator):
+    """Baseline: one Dense map of the last frame's window (Re, Im, V) to the next frame."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = layers.Dense(2 * self.window, name="dense")
+
+    def call(self, x):
+        return self._out(self.dense(ops.reshape(x[:, -1], (-1, self.window * 3))))
+
+
+@keras.saving.register_keras_serializable(package="qwave")
+class DenseEmulator(Emulator):
+    """Baseline: Conv1D over cells (frames x channels as features), then Dense layers."""
+
+    def __init__(self, filters: int = 32, hidden: int = 64, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.hidden = int(filters), int(hidden)
+        self.conv = layers.Conv1D(self.filters, 5, padding="same", activation="relu", name="conv")
+        self.d1 = layers.Dense(self.hidden, activation="relu", name="d1")
+        self.d2 = layers.Dense(2 * self.window, name="d2")
+
+    def call(self, x):
+        cells = ops.reshape(ops.transpose(x, (0, 2, 1, 3)), (-1, self.window, self.n_in * 3))
+        h = ops.reshape(self.conv(cells), (-1, self.window * self.filters))
+        return self._out(self.d2(self.d1(h)))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "filters": self.filters, "hidden": self.hidden}
+
+
+@keras.saving.register_keras_serializable(package="qwave")
+class ConvEmulator(Emulator):
+    """Baseline: two Conv2D layers over (frames, cells), then Dense."""
+
+    def __init__(self, filters: int = 16, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.c1 = layers.Conv2D(self.filters, (2, 5), padding="same", activation="relu", name="c1")
+        self.c2 = layers.Conv2D(self.filters, (2, 5), padding="same", activation="relu", name="c2")
+        self.out_dense = layers.Dense(2 * self.window, name="out")
+
+    def call(self, x):
+        h = self.c2(self.c1(x))
+        return self._out(self.out_dense(ops.reshape(h, (-1, self.n_in * self.window * self.filters))))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "filters": self.filters}
+
+
+@keras.saving.register_keras_serializable(package="qwave")
+class HyperLinearEmulator(Emulator):
+    """Linear in psi, nonlinear in V: next = sum_m c_m(V) * (A_m psi), all complex.
+
+    The TDSE is linear and global-phase symmetric, so the map from the input psi window to the next
+    frame is a complex-linear operator that depends only on the potential.  ``basis`` learned complex
+    operators A_m (n_in*W cells -> W cells) are mixed per output cell by complex coefficients c_m(V)
+    from a small MLP of the window's V.  Phase equivariance and scale equivariance are exact; at
+    initialisation the model copies the last frame (A_0 = copy, c_0 = 1).
+    """
+
+    def __init__(self, basis: int = 8, hidden: int = 48, hyper: str = "mlp", kernel: int = 7, **kwargs):
+        super().__init__(**kwargs)
+        self.basis, self.hidden, self.hyper, self.kernel = int(basis), int(hidden), str(hyper), int(kernel)
+        if self.hyper == "mlp":  # c(V) from the whole V window, per output cell
+            self.h1 = layers.Dense(self.hidden, activation="relu", name="h1")
+            self.h2 = layers.Dense(self.hidden, activation="relu", name="h2")
+            bias = np.zeros((self.basis, self.window, 2), np.float32)
+            bias[0, :, 0] = 1.0
+            n_out = self.basis * self.window * 2
+        elif self.hyper == "conv":  # c(V) local and translation-equivariant: V near each output cell
+            self.h1 = layers.Conv1D(self.hidden, self.kernel, padding="same", activation="relu", name="h1")
+            self.h2 = layers.Conv1D(self.hidden, self.kernel, padding="same", activation="relu", name="h2")
+            bias = np.zeros((self.basis, 2), np.float32)
+            bias[0, 0] = 1.0
+            n_out = self.basis * 2
+        else:
+            raise QwaveInputError(f"hyper must be 'mlp' or 'conv', got {hyper!r}")
+        self.coef = layers.Dense(
+            n_out,
+            kernel_initializer="zeros",
+            bias_initializer=keras.initializers.Constant(bias.ravel()),
+            name="coef",
+        )
+
+    def build(self, input_shape) -> None:
+        n, w, m = self.n_in * self.window, self.window, self.basis
+        copy = np.zeros((m, n, w), np.float32)
+        copy[0, (self.n_in - 1) * w + np.arange(w), np.arange(w)] = 1.0
+        noise = np.random.default_rng(0).normal(0.0, 0.01 / np.sqrt(n), (m, n, w)).astype(np.float32)
+        self.a_re = self.add_weight((m, n, w), initializer=keras.initializers.Constant(copy + noise), name="a_re")
+        self.a_im = self.add_weight(
+            (m, n, w), initializer=keras.initializers.Constant(np.roll(noise, 1, 0)), name="a_im"
+        )
+        super().build(input_shape)
+
+    def call(self, x):
+        n, w, m = self.n_in * self.window, self.window, self.basis
+        re = ops.reshape(x[..., 0], (-1, n))
+        im = ops.reshape(x[..., 1], (-1, n))
+        a_re = ops.reshape(ops.transpose(self.a_re, (1, 0, 2)), (n, m * w))
+        a_im = ops.reshape(ops.transpose(self.a_im, (1, 0, 2)), (n, m * w))
+        psi = ops.concatenate([re, im], -1)  # (B, 2n)
+        big = ops.concatenate(
+            [ops.concatenate([a_re, a_im], -1), ops.concatenate([-a_im, a_re], -1)], 0
+        )  # (2n, 2mw): [Re(A psi) | Im(A psi)]
+        out = ops.matmul(psi, big)
+        b_re = ops.reshape(out[:, : m * w], (-1, m, w))
+        b_im = ops.reshape(out[:, m * w :], (-1, m, w))
+        if self.hyper == "mlp":
+            c = ops.reshape(self.coef(self.h2(self.h1(x[:, -1, :, 2]))), (-1, m, w, 2))
+        else:
+            c = self.coef(self.h2(self.h1(x[:, -1, :, 2:3])))  # (B, W, 2M)
+            c = ops.transpose(ops.reshape(c, (-1, w, m, 2)), (0, 2, 1, 3))
+        c_re, c_im = c[..., 0], c[..., 1]
+        y_re = ops.sum(c_re * b_re - c_im * b_im, axis=1)
+        y_im = ops.sum(c_re * b_im + c_im * b_re, axis=1)
+        return ops.stack([y_re, y_im], -1)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "basis": self.basis,
+            "hidden": self.hidden,
+            "hyper": self.hyper,
+            "kernel": self.kernel,
+        }
+
+
+MODELS: dict[str, tuple[type[Emulator], dict]] = {
+    "gru": (GRUEmulator, {}),
+    "gru_res": (GRUEmulator, {"residual": True, "linear_skip": True}),
+    "linear": (LinearEmulator, {}),
+    "dense": (DenseEmulator, {}),
+    "conv": (ConvEmulator, {}),
+    "hyperlinear": (HyperLinearEmulator, {"hyper": "mlp"}),
+    "hyperlinear_conv": (HyperLinearEmulator, {"hyper": "conv"}),
+}
+
+
+def build_model(name: str, n_in: int = 4, window: int = 23, **overrides) -> Emulator:
+    """A built emulator by registry name; ``overrides`` go to its constructor."""
+    if name not in MODELS:
+        raise QwaveInputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    cls, kwargs = MODELS[name]
+    model = cls(n_in=n_in, window=window, name=name, **{**kwargs, **overrides})
+    model.build((None, n_in, window, 3))
+    return model
+
+
+def load_model(path) -> Emulator:
+    """Load a ``.keras`` emulator in safe mode, without its optimizer."""
+    return keras.models.load_model(path, safe_mode=True, compile=False)

@@ -1,0 +1,328 @@
+"""Training: Keras ``fit`` on the window stream, AdamW with warm-up + decay, checkpoints, resume, strategies.
+
+A run directory holds ``config.json`` (the full configuration, written first), ``checkpoint.keras`` +
+``checkpoint.json`` (model, optimizer state and the epoch reached, every ``checkpoint_every`` epochs),
+``logs/`` (TensorBoard), ``history.json`` and the final ``model.keras`` (no optimizer).  An "epoch" is
+``steps_per_epoch`` batches.  Because batch ``b`` of the stream depends only on (seed, b) and the
+optimizer state is restored, ``resume`` continues exactly as the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from qwave.errors import QwaveInputError
+from qwave.io import atomic_path
+from qwave.models import MODELS, build_model
+from qwave.windows import STAGE_ORDER, PipelineConfig, Trajectories, WindowSpec, window_dataset
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+@keras.saving.register_keras_serializable(package="qwave")
+class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from 0 to ``peak`` over ``warmup_steps``, then ``linear`` or ``cosine`` decay to ``final``
+    at ``total_steps`` (constant after)."""
+
+    def __init__(self, peak: float, warmup_steps: int, total_steps: int, final: float = 1e-6, kind: str = "cosine"):
+        if kind not in ("linear", "cosine"):
+            raise QwaveInputError(f"learning-rate decay must be 'linear' or 'cosine', got {kind!r}")
+        self.peak, self.final = float(peak), float(final)
+        self.warmup_steps, self.total_steps = int(warmup_steps), int(total_steps)
+        self.kind = kind
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        warm = self.peak * step / max(self.warmup_steps, 1)
+        frac = tf.clip_by_value((step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1), 0.0, 1.0)
+        shape = 1.0 - frac if self.kind == "linear" else 0.5 * (1.0 + tf.cos(math.pi * frac))
+        decayed = self.final + (self.peak - self.final) * shape
+        return tf.where(step < self.warmup_steps, warm, decayed)
+
+    def get_config(self) -> dict:
+        return {
+            "peak": self.peak,
+            "warmup_steps": self.warmup_steps,
+            "total_steps": self.total_steps,
+            "final": self.final,
+            "kind": self.kind,
+        }
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a run (saved as config.json).  Units: learning rates per step, noise in bohr^-1/2."""
+
+    model: str = "hyperlinear"
+    model_kwargs: dict = dataclasses.field(default_factory=dict)
+    data: str = "wide"  # "wide" (solver-made wide curriculum), "paper" (published grid), or "tfds:<config>"
+    data_dir: str | None = None
+    n_potentials: int = 96
+    extra_potentials: int = 64
+    packets_per_potential: int = 4
+    data_seed: int = 0
+    v_scale: float = 14.0
+    n_in: int = 4
+    window: int = 23
+    schedule: str = "uniform"
+    overlap_weight: float = 50.0
+    noise: float = 1e-3
+    phase: bool = True
+    mirror: bool = True
+    scale: float = 1.0
+    steps: int = 50_000
+    batch_size: int = 1024
+    lr: float = 3e-3
+    final_lr: float = 1e-5
+    warmup: float = 0.02
+    decay: str = "cosine"
+    weight_decay: float = 0.01
+    clipnorm: float = 1.0
+    steps_per_epoch: int = 1000
+    checkpoint_every: int = 1
+    strategy: str = "default"
+    jit: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise QwaveInputError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.strategy not in STRATEGIES:
+            raise QwaveInputError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        if self.steps < 1 or self.steps_per_epoch < 1 or self.batch_size < 1:
+            raise QwaveInputError("steps, steps_per_epoch and batch_size must be positive")
+        if self.steps % self.steps_per_epoch:
+            raise QwaveInputError(
+                f"steps ({self.steps}) must be a multiple of steps_per_epoch ({self.steps_per_epoch})"
+            )
+
+    @property
+    def epochs(self) -> int:
+        return self.steps // self.steps_per_epoch
+
+    def pipeline(self) -> PipelineConfig:
+        return PipelineConfig(
+            batch_size=self.batch_size,
+            overlap_weight=self.overlap_weight,
+            schedule=self.schedule,
+            total_steps=self.steps,
+            noise=self.noise,
+            phase=self.phase,
+            mirror=self.mirror,
+            scale=self.scale,
+            seed=self.seed,
+        )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
+    """AdamW with the warm-up + decay schedule and global-norm gradient clipping."""
+    schedule = WarmupDecay(cfg.lr, int(cfg.warmup * cfg.steps), cfg.steps, cfg.final_lr, cfg.decay)
+    return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm)
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """default: one device.  mirrored: all GPUs, else all logical CPUs.  multiworker: from TF_CONFIG."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise QwaveInputError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+def load_trajectories(cfg: TrainConfig, progress: bool = False) -> Trajectories:
+    """The training simulations named by ``cfg.data`` (see TrainConfig)."""
+    from qwave.grid import Grid
+    from qwave.trajectories import EXTRA_MIX, paper_curriculum
+
+    if cfg.data == "wide":
+        parts = [_wide_part(cfg.n_potentials, cfg.packets_per_potential, cfg.data_seed, {}, progress)]
+        if cfg.extra_potentials:
+            parts.append(
+                _wide_part(cfg.extra_potentials, cfg.packets_per_potential, cfg.data_seed + 1, EXTRA_MIX, progress)
+            )
+        psi, pot, stage = (np.concatenate([p[k] for p in parts]) for k in range(3))
+        return Trajectories(psi, pot / cfg.v_scale, stage, STAGE_ORDER, cfg.v_scale)
+    if cfg.data == "paper":
+        return Trajectories.from_examples(paper_curriculum(Grid()), cfg.v_scale)
+    if cfg.data.startswith("tfds:"):
+        from qwave.dataset_access import curriculum_trajectories
+
+        return curriculum_trajectories(cfg.data.split(":", 1)[1], cfg.data_dir)
+    raise QwaveInputError(f"unknown data source {cfg.data!r}: use 'wide', 'paper' or 'tfds:<config>'")
+
+
+def _wide_part(n: int, packets: int, seed: int, mix: dict, progress: bool) -> tuple[np.ndarray, ...]:
+    """(psi, unscaled potential, stage) of one wide-curriculum part, simulated once and cached."""
+    from qwave.grid import Grid
+    from qwave.trajectories import wide_curriculum
+
+    tag = "".join(f"_{k[0]}{v:g}" for k, v in sorted(mix.items()))
+    cache = cache_dir() / f"wide_{n}x{packets}_seed{seed}{tag}.npz"
+    if not cache.is_file():
+        save_wide_cache(cache, wide_curriculum(Grid(), n, packets, seed=seed, progress=progress, **mix))
+    with np.load(cache) as z:
+        return z["psi"], z["potential"], z["stage"]
+
+
+def cache_dir() -> Path:
+    """Where simulated curricula are kept between runs: $QWAVE_CACHE or ~/.cache/qwave."""
+    return Path(os.environ.get("QWAVE_CACHE", Path.home() / ".cache" / "qwave"))
+
+
+def save_wide_cache(path: Path, examples: list[dict]) -> None:
+    """The simulated curriculum as psi / unscaled potential / stage arrays (a few GB is normal)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    traj = Trajectories.from_examples(examples, 1.0)
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, psi=traj.psi, potential=traj.potential, stage=traj.stage, stages=np.array(STAGE_ORDER))
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Every ``every`` epochs: checkpoint.keras (with optimizer) then checkpoint.json {epoch}, both atomic."""
+
+    def __init__(self, out_dir: Path, every: int = 1):
+        super().__init__()
+        self.out_dir, self.every = Path(out_dir), int(every)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if (epoch + 1) % self.every:
+            return
+        with atomic_path(self.out_dir / "checkpoint.keras") as tmp:
+            self.model.save(tmp)
+        write_json(self.out_dir / "checkpoint.json", {"epoch": epoch + 1, "logs": _floats(logs)})
+
+
+class Throughput(keras.callbacks.Callback):
+    """Adds ``windows_per_s`` (training windows per wall-clock second over the epoch) to the logs."""
+
+    def __init__(self, batch_size: int, steps_per_epoch: int):
+        super().__init__()
+        self.windows = batch_size * steps_per_epoch
+        self.t0 = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if logs is not None:
+            logs["windows_per_s"] = self.windows / (time.perf_counter() - self.t0)
+            logs["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+def write_json(path: Path, data: dict) -> None:
+    with atomic_path(path, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _floats(logs) -> dict:
+    return {k: float(v) for k, v in (logs or {}).items()}
+
+
+def train(
+    cfg: TrainConfig,
+    out_dir: str | os.PathLike,
+    resume: bool = False,
+    verbose: int | str = "auto",
+    traj: Trajectories | None = None,
+    extra_callbacks: list | None = None,
+) -> keras.Model:
+    """Train (or resume) a run in ``out_dir``; returns the trained model.  ``traj`` overrides ``cfg.data``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config_path, ckpt, state_path = out / "config.json", out / "checkpoint.keras", out / "checkpoint.json"
+    if resume:
+        if not (config_path.is_file() and ckpt.is_file() and state_path.is_file()):
+            raise QwaveInputError(f"nothing to resume in {out}: no config.json + checkpoint")
+        saved = TrainConfig.from_dict(json.loads(config_path.read_text())["train"])
+        if saved != cfg:
+            raise QwaveInputError(f"--resume with a configuration different from {config_path}; pass the same options")
+    elif ckpt.exists():
+        raise QwaveInputError(f"{out} already holds a run; use --resume or another output directory")
+    keras.utils.set_random_seed(cfg.seed)
+    traj = traj if traj is not None else load_trajectories(cfg, progress=verbose != 0)
+    if not resume:
+        write_json(
+            config_path,
+            {
+                "train": cfg.to_dict(),
+                "v_scale": traj.v_scale,
+                "stages": list(traj.stages),
+                "n_sims": traj.n_sims,
+                "n_frames": int(traj.psi.shape[1]),
+                "nx": int(traj.psi.shape[2]),
+            },
+        )
+    strategy = make_strategy(cfg.strategy)
+    initial_epoch = json.loads(state_path.read_text())["epoch"] if resume else 0
+    with strategy.scope():
+        if resume:
+            model = keras.models.load_model(ckpt, safe_mode=True)
+            optimizer = model.optimizer
+        else:
+            model = build_model(cfg.model, cfg.n_in, cfg.window, **cfg.model_kwargs)
+            optimizer = make_optimizer(cfg)
+        # XLA cannot reach variables mirrored on several logical CPUs (TF known issue); GPUs are fine.
+        jit = cfg.jit and (strategy.num_replicas_in_sync == 1 or bool(tf.config.list_logical_devices("GPU")))
+        model.compile(optimizer=optimizer, loss="mse", jit_compile=jit)
+    ds = window_dataset(
+        traj, WindowSpec(cfg.n_in, cfg.window), cfg.pipeline(), start_step=initial_epoch * cfg.steps_per_epoch
+    )
+    callbacks = [
+        Throughput(cfg.batch_size, cfg.steps_per_epoch),
+        keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"),
+        Checkpoint(out, cfg.checkpoint_every),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume),
+        *(extra_callbacks or []),
+    ]
+    hist = model.fit(
+        ds,
+        epochs=cfg.epochs,
+        steps_per_epoch=cfg.steps_per_epoch,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    history_path = out / "history.json"
+    history = json.loads(history_path.read_text()) if resume and history_path.is_file() else {}
+    for k, v in hist.history.items():
+        history.setdefault(k, []).extend(float(x) for x in v)
+    write_json(history_path, history)
+    final = build_model(cfg.model, cfg.n_in, cfg.window, **cfg.model_kwargs)
+    final.set_weights(model.get_weights())
+    with atomic_path(out / "model.keras") as tmp:
+        final.save(tmp)
+    return final
+
+
+def run_metadata(run_dir: str | os.PathLike) -> dict:
+    """config.json of a run (v_scale, window geometry, training options)."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise QwaveInputError(f"{run_dir} has no config.json")
+    return json.loads(path.read_text())
+
+
+def weights_equal(a: keras.Model, b: keras.Model, atol: float = 0.0) -> bool:
+    """True when every weight of ``a`` equals ``b``'s within ``atol``."""
+    return all(np.allclose(x, y, rtol=0, atol=atol) for x, y in zip(a.get_weights(), b.get_weights(), strict=True))

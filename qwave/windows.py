@@ -1,0 +1,227 @@
+"""Space-time windows cut on the fly with ``tf.data``, and curriculum schedules.
+
+Trajectories are held once in memory (``Trajectories``: psi (S, T, NX, 2), the scaled potential
+(S, NX), a stage id per simulation).  The training stream is ``Dataset.counter(start)`` mapped by a
+vectorised sampler: batch ``b`` draws, with stateless RNG seeded by (seed, b), a stage per window
+from the schedule's weights at step ``b``, a simulation of that stage, a start frame and a centre
+cell (windows overlapping the potential's non-zero region ``overlap_weight`` times as likely), and
+gathers ``n_in + 1`` frames x ``window`` cells with periodic indices.  Batch ``b`` depends only on
+(seed, b), so the stream is deterministic and resuming at step ``k`` is ``counter(k)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from qwave.errors import QwaveInputError
+
+SCHEDULES = ("uniform", "staged", "anneal")
+STAGE_ORDER = ("free", "transmission", "tunnelling", "reflection")
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowSpec:
+    """Window geometry: ``n_in`` input frames, ``window`` cells (odd), 3 input channels (Re, Im, V/v_scale)."""
+
+    n_in: int = 4
+    window: int = 23
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.window % 2 == 0:
+            raise QwaveInputError(f"window must be a positive odd number of cells, got {self.window}")
+        if self.n_in < 1:
+            raise QwaveInputError(f"n_in must be >= 1 input frame, got {self.n_in}")
+
+    @property
+    def half(self) -> int:
+        return self.window // 2
+
+
+@dataclasses.dataclass
+class Trajectories:
+    """Simulations in memory: ``psi`` float32 (S, T, NX, 2), ``potential`` float32 (S, NX) already divided by
+    ``v_scale``, ``stage`` int32 (S,) indexing ``stages``."""
+
+    psi: np.ndarray
+    potential: np.ndarray
+    stage: np.ndarray
+    stages: tuple[str, ...]
+    v_scale: float
+
+    @property
+    def n_sims(self) -> int:
+        return self.psi.shape[0]
+
+    @classmethod
+    def from_examples(
+        cls, examples: Sequence[dict], v_scale: float, stages: Sequence[str] = STAGE_ORDER
+    ) -> Trajectories:
+        """From example dicts (the dataset schema); examples of stages not in ``stages`` are dropped."""
+        stages = tuple(stages)
+        keep = [e for e in examples if _text(e["stage"]) in stages]
+        if not keep:
+            raise QwaveInputError(f"no examples in stages {', '.join(stages)}")
+        return cls(
+            psi=np.stack([np.asarray(e["psi"], np.float32) for e in keep]),
+            potential=np.stack([np.asarray(e["potential"], np.float32) / v_scale for e in keep]),
+            stage=np.array([stages.index(_text(e["stage"])) for e in keep], np.int32),
+            stages=stages,
+            v_scale=float(v_scale),
+        )
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def overlap_mask(potential: np.ndarray, half: int) -> np.ndarray:
+    """(S, NX) bool: the window centred at each cell touches a cell with non-zero potential (periodic)."""
+    nz = potential != 0
+    out = np.zeros_like(nz)
+    for k in range(-half, half + 1):
+        out |= np.roll(nz, k, axis=-1)
+    return out
+
+
+def _index_table(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the True positions first (padded with 0) and their count."""
+    order = np.argsort(~mask, axis=-1, kind="stable").astype(np.int32)
+    return order, mask.sum(-1).astype(np.int32)
+
+
+def schedule_weights(name: str, n_stages: int, progress: tf.Tensor) -> tf.Tensor:
+    """Stage weights (n_stages,) at training ``progress`` in [0, 1] (easy stages first in the order).
+
+    uniform: equal from the start.  staged: stage j enters at progress j / n_stages (all stages in the
+    mix thereafter, equal weight).  anneal: weights move smoothly from easy to hard,
+    w_j ~ exp(-(j / (n - 1) - p)^2 / 0.1) plus a floor of 0.1 so no stage is ever forgotten.
+    """
+    progress = tf.cast(progress, tf.float32)
+    j = tf.range(n_stages, dtype=tf.float32)
+    if name == "uniform" or n_stages == 1:
+        w = tf.ones([n_stages])
+    elif name == "staged":
+        w = tf.cast(j <= tf.floor(progress * n_stages), tf.float32)
+    elif name == "anneal":
+        w = tf.exp(-tf.square(j / (n_stages - 1) - progress) / 0.1) + 0.1
+    else:
+        raise QwaveInputError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}")
+    return w / tf.reduce_sum(w)
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """Sampling options: batch size, overlap weighting, schedule, noise and symmetry augmentation.
+
+    ``noise`` is the std of Gaussian noise added to input psi (bohr^-1/2); ``phase`` rotates each window by a
+    random global phase, ``mirror`` reflects half the windows in space, ``scale`` multiplies psi by a random
+    factor in [1/scale, scale] (all exact symmetries of the linear, parity-symmetric TDSE).
+    """
+
+    batch_size: int = 1024
+    overlap_weight: float = 50.0
+    schedule: str = "uniform"
+    total_steps: int = 100_000
+    noise: float = 0.0
+    phase: bool = False
+    mirror: bool = False
+    scale: float = 1.0
+    seed: int = 0
+
+
+def window_dataset(
+    traj: Trajectories,
+    spec: WindowSpec = WindowSpec(),
+    cfg: PipelineConfig = PipelineConfig(),
+    start_step: int = 0,
+    steps: int | None = None,
+) -> tf.data.Dataset:
+    """Batches (x (B, n_in, W, 3), y (B, W, 2)) from step ``start_step`` on (endless unless ``steps``)."""
+    if cfg.schedule not in SCHEDULES:
+        raise QwaveInputError(f"unknown schedule {cfg.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    n_sims, n_t, nx, _ = traj.psi.shape
+    if n_t < spec.n_in + 1:
+        raise QwaveInputError(f"trajectories have {n_t} frames; windows need {spec.n_in + 1}")
+    over = overlap_mask(traj.potential, spec.half)
+    over_idx, over_n = _index_table(over)
+    under_idx, under_n = _index_table(~over)
+    order = np.argsort(traj.stage, kind="stable").astype(np.int32)
+    n_stages = len(traj.stages)
+    counts = np.bincount(traj.stage, minlength=n_stages).astype(np.int32)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
+    present = tf.constant(counts > 0)
+
+    psi_flat = tf.constant(traj.psi.reshape(-1, 2))
+    pot_flat = tf.constant(traj.potential.reshape(-1))
+    t_over_idx, t_under_idx = tf.constant(over_idx), tf.constant(under_idx)
+    t_over_n = tf.constant(over_n)
+    t_under_n = tf.constant(under_n)
+    t_order, t_counts, t_starts = tf.constant(order), tf.constant(counts), tf.constant(starts)
+    offsets = tf.range(-spec.half, spec.half + 1, dtype=tf.int32)
+    frames = tf.range(spec.n_in + 1, dtype=tf.int32)
+    bsz = cfg.batch_size
+    w = float(cfg.overlap_weight)
+
+    def sample(step: tf.Tensor):
+        step = tf.cast(step, tf.int32)
+        seeds = [tf.stack([tf.constant(cfg.seed, tf.int32), step * 16 + k]) for k in range(9)]
+        weights = schedule_weights(cfg.schedule, n_stages, tf.cast(step, tf.float32) / max(cfg.total_steps, 1))
+        logits = tf.where(present, tf.math.log(weights + 1e-30), -1e30)
+        stage = tf.random.stateless_categorical(logits[None], bsz, seeds[0], dtype=tf.int32)[0]
+        u = tf.random.stateless_uniform([bsz], seeds[1])
+        rank = tf.minimum(
+            tf.cast(u * tf.cast(tf.gather(t_counts, stage), tf.float32), tf.int32), tf.gather(t_counts, stage) - 1
+        )
+        sim = tf.gather(t_order, tf.gather(t_starts, stage) + rank)
+        t0 = tf.random.stateless_uniform([bsz], seeds[2], 0, n_t - spec.n_in, dtype=tf.int32)
+        n_o = tf.gather(t_over_n, sim)
+        n_u = tf.gather(t_under_n, sim)
+        p_over = w * tf.cast(n_o, tf.float32) / (w * tf.cast(n_o, tf.float32) + tf.cast(n_u, tf.float32))
+        pick_over = tf.random.stateless_uniform([bsz], seeds[3]) < p_over
+        u2 = tf.random.stateless_uniform([bsz], seeds[4])
+        n_sel = tf.where(pick_over, n_o, n_u)
+        r2 = tf.minimum(tf.cast(u2 * tf.cast(n_sel, tf.float32), tf.int32), n_sel - 1)
+        nd = tf.stack([sim, r2], -1)
+        centre = tf.where(pick_over, tf.gather_nd(t_over_idx, nd), tf.gather_nd(t_under_idx, nd))
+        cells = tf.math.floormod(centre[:, None] + offsets[None, :], nx)  # (B, W)
+        rows = (sim[:, None] * n_t + t0[:, None] + frames[None, :]) * nx  # (B, F)
+        psi = tf.gather(psi_flat, rows[:, :, None] + cells[:, None, :])  # (B, F, W, 2)
+        v = tf.gather(pot_flat, sim[:, None] * nx + cells)  # (B, W)
+        if cfg.mirror:
+            flip = tf.random.stateless_uniform([bsz], seeds[5]) < 0.5
+            psi = tf.where(flip[:, None, None, None], tf.reverse(psi, [2]), psi)
+            v = tf.where(flip[:, None], tf.reverse(v, [1]), v)
+        if cfg.phase or cfg.scale != 1.0:
+            phi = tf.random.stateless_uniform([bsz], seeds[6], 0.0, 2 * math.pi) if cfg.phase else tf.zeros([bsz])
+            amp = tf.exp(tf.random.stateless_uniform([bsz], seeds[7], -math.log(cfg.scale), math.log(cfg.scale)))
+            c, s = (amp * tf.cos(phi))[:, None, None], (amp * tf.sin(phi))[:, None, None]
+            re, im = psi[..., 0], psi[..., 1]
+            psi = tf.stack([c * re - s * im, s * re + c * im], -1)
+        x_psi, y = psi[:, : spec.n_in], psi[:, spec.n_in]
+        if cfg.noise > 0:
+            x_psi = x_psi + cfg.noise * tf.random.stateless_normal(tf.shape(x_psi), seeds[8])
+        v_in = tf.broadcast_to(v[:, None, :, None], [bsz, spec.n_in, spec.window, 1])
+        return tf.concat([x_psi, v_in], -1), y
+
+    ds = tf.data.Dataset.counter(start_step, dtype=tf.int64)
+    if steps is not None:
+        ds = ds.take(steps)
+    opts = tf.data.Options()
+    opts.deterministic = True
+    opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return ds.map(sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(4).with_options(opts)
+
+
+def stage_fractions(traj: Trajectories, schedule: str, total_steps: int, at: Sequence[float]) -> np.ndarray:
+    """The schedule's stage weights (restricted to stages present) at the given progress points; (len(at), S)."""
+    present = np.bincount(traj.stage, minlength=len(traj.stages)) > 0
+    out = []
+    for p in at:
+        w = schedule_weights(schedule, len(traj.stages), tf.constant(p)).numpy() * present
+        out.append(w / w.sum())
+    return np.array(out)

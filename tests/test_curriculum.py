@@ -1,0 +1,243 @@
+"""The curriculum's parameter grids, stage boundaries and test families (pure numpy, no TensorFlow)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from qwave import analytic, curriculum
+from qwave.errors import QwaveInputError
+from qwave.grid import Grid
+from qwave.observables import observables
+from qwave.packets import gaussian_packet
+from qwave.potentials import barrier
+from qwave.solver import simulate
+
+
+def transfer_matrix_transmission(energy: float, height: float, width: float) -> float:
+    """T of a plane wave through a rectangular barrier by matching psi and psi' at both edges (independent check)."""
+    k = math.sqrt(2 * energy)
+    q = np.sqrt(complex(2 * (energy - height)))
+    if abs(q) < 1e-9:
+        q = 1e-9 + 0j
+
+    def m(kk: complex, x: float) -> np.ndarray:  # [psi, psi'] of (A e^{ikx} + B e^{-ikx})
+        return np.array(
+            [
+                [np.exp(1j * kk * x), np.exp(-1j * kk * x)],
+                [1j * kk * np.exp(1j * kk * x), -1j * kk * np.exp(-1j * kk * x)],
+            ]
+        )
+
+    total = np.linalg.solve(m(k, width), m(q, width)) @ np.linalg.solve(m(q, 0.0), m(k, 0.0))
+    # (A_R, B_R) = total (A_L, B_L), with B_R = 0 and A_L = 1: T = |A_R|^2
+    b_l = -total[1, 0] / total[1, 1]
+    return float(abs(total[0, 0] + total[0, 1] * b_l) ** 2)
+
+
+@pytest.mark.parametrize(
+    ("energy", "height", "width"),
+    [(1.0, 2.0, 7.0), (3.0, 2.0, 7.0), (4.9, 5.0, 2.0), (5.2, 5.0, 3.0), (9.0, 10.0, 1.0), (2.0, -3.0, 4.0)],
+)
+def test_plane_wave_transmission_matches_transfer_matrix(energy, height, width):
+    expected = transfer_matrix_transmission(energy, height, width)
+    assert analytic.plane_wave_transmission(energy, height, width) == pytest.approx(expected, rel=1e-6, abs=1e-14)
+
+
+def test_plane_wave_transmission_limits():
+    # continuous at E = V, where T = 1 / (1 + V a^2 / 2)
+    at_top = analytic.plane_wave_transmission(5.0, 5.0, 7.0)
+    assert at_top == pytest.approx(1 / (1 + 5 * 49 / 2))
+    assert analytic.plane_wave_transmission(5.0 + 1e-9, 5.0, 7.0) == pytest.approx(at_top, rel=1e-6)
+    assert analytic.plane_wave_transmission(5.0 - 1e-9, 5.0, 7.0) == pytest.approx(at_top, rel=1e-6)
+    assert analytic.plane_wave_transmission(3.0, 0.0, 7.0) == 1.0
+    assert analytic.plane_wave_transmission(1.0, 14.0, 24.0) < 1e-100  # no overflow for thick barriers
+
+
+def test_packet_transmission_tends_to_plane_wave_for_wide_packets():
+    plane = float(analytic.plane_wave_transmission(4.0, 5.0, 1.0))
+    assert analytic.packet_transmission(4.0, 200.0, 5.0, 1.0) == pytest.approx(plane, rel=1e-3)
+    # a narrow packet's high-momentum tail passes a thick barrier that stops its mean energy
+    assert analytic.packet_transmission(9.0, 1.0, 10.0, 7.0) > 1e3 * analytic.plane_wave_transmission(9.0, 10.0, 7.0)
+
+
+def test_packet_transmission_predicts_the_solver():
+    """The stage boundary's T is the transmitted probability the teacher actually produces."""
+    grid = Grid(n_frames=201)
+    v = barrier(grid, height=5.0, width=1.0)
+    bw = curriculum.width_on_grid(grid, 1.0)
+    assert bw == pytest.approx(11 * grid.dx)
+    psi = simulate(gaussian_packet(grid, 25.0, 3.0, 4.0), v, grid)
+    transmitted = observables(psi, v, grid)["transmitted"]  # by t = 15..20 the pieces have separated
+    assert transmitted[150] == pytest.approx(transmitted[200], abs=1e-3)
+    assert transmitted[200] == pytest.approx(analytic.packet_transmission(4.0, 3.0, 5.0, bw), abs=0.01)
+
+
+def test_paper_grids_and_stage_sizes():
+    demo, full = curriculum.training_cases(curriculum.DEMO), curriculum.training_cases(curriculum.FULL)
+    assert sum(len(demo[s]) for s in ("transmission", "tunnelling", "reflection")) == 567
+    assert sum(len(full[s]) for s in ("transmission", "tunnelling", "reflection")) == 2646
+    assert len(demo["free"]) == len(full["free"]) == 63
+    assert {k: len(v) for k, v in demo.items()} == {
+        "free": 63,
+        "transmission": 231,
+        "tunnelling": 93,
+        "reflection": 243,
+    }
+    assert curriculum.DEMO.v_scale == 10 and curriculum.FULL.v_scale == 14
+    barrier_cases = demo["transmission"] + demo["tunnelling"] + demo["reflection"]
+    assert {c.x0 for c in barrier_cases} == {10.0, 40.0, 70.0}
+    assert sorted({c.s0 for c in barrier_cases}) == [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
+    assert sorted({c.e0 for c in barrier_cases}) == [float(e) for e in range(1, 10)]
+    assert sorted({c.potential_params["height"] for c in barrier_cases}) == [2.0, 5.0, 10.0]
+    assert {c.potential_params["width"] for c in barrier_cases} == {7.0}
+
+
+def test_stage_rules():
+    spec = curriculum.FULL
+    for stage, cases in curriculum.training_cases(spec).items():
+        for case in cases:
+            assert case.stage == stage
+            if stage == "free":
+                assert case.family == "free"
+                continue
+            bh = case.potential_params["height"]
+            bw = curriculum.width_on_grid(spec.grid, case.potential_params["width"])
+            assert bw == pytest.approx(71 * spec.grid.dx)  # BW = 7 on the paper's grid
+            t = analytic.packet_transmission(case.e0, case.s0, bh, bw)
+            if stage == "transmission":
+                assert case.e0 > bh
+            else:
+                assert case.e0 <= bh
+                assert (t < spec.reflection_max) == (stage == "reflection")
+    # the boundary moves with the threshold
+    looser = dataclasses.replace(spec, reflection_max=1e-3)
+    assert len(curriculum.training_cases(looser)["reflection"]) < len(curriculum.training_cases(spec)["reflection"])
+
+
+def test_test_families_are_seeded_in_range_and_left_of_the_structure():
+    spec = curriculum.DEMO
+    first, again = curriculum.held_out_cases(spec), curriculum.held_out_cases(spec)
+    assert first == again
+    assert list(first) == [f"test_{f}" for f in curriculum.TEST_FAMILIES]
+    other_seed = curriculum.held_out_cases(dataclasses.replace(spec, test_seed=1))
+    assert first["test_barrier"] != other_seed["test_barrier"]
+    grid = spec.grid
+    for split, cases in first.items():
+        family = split.removeprefix("test_")
+        assert len(cases) == 12
+        assert len({c.key for c in cases}) == 12
+        for case in cases:
+            assert case.family == family and case.stage == split
+            assert 15 <= case.x0 <= 20 and 1 <= case.s0 <= 5 and 1.5 <= case.e0 <= 8.6
+            for name, rule in curriculum.TEST_RANGES[family].items():
+                value = case.potential_params[name]
+                if rule[0] == "int":
+                    assert rule[1] <= value <= rule[2] and isinstance(value, int)
+                elif rule[0] == "fraction_of_width":
+                    width = case.potential_params["width"]
+                    assert rule[1] * width - 0.01 <= value <= rule[2] * width + 0.01
+                else:
+                    assert rule[0] <= value <= rule[1]
+            v = case.potential(grid)
+            left_edge = grid.x[np.flatnonzero(v)[0]]
+            assert case.x0 + 3 * case.s0 < left_edge, (split, case)
+    # the paper's single-barrier test ranges
+    assert curriculum.TEST_RANGES["barrier"] == {"height": (0.5, 13.5), "width": (2.4, 24.0)}
+    assert np.any(curriculum.held_out_cases(spec)["test_well"][0].potential(grid) < 0)
+
+
+def test_splits_are_disjoint_and_keys_unique():
+    all_cases = [c for cases in curriculum.splits(curriculum.FULL).values() for c in cases]
+    keys = [c.key for c in all_cases]
+    assert len(keys) == len(set(keys)) == 2646 + 63 + 120
+
+
+def test_group_by_potential():
+    cases = curriculum.splits(curriculum.DEMO)["reflection"]
+    groups = curriculum.group_by_potential(cases, chunk=32)
+    assert sorted(c.key for g in groups for c in g) == sorted(c.key for c in cases)
+    for group in groups:
+        assert 1 <= len(group) <= 32
+        assert len({(c.family, c.params) for c in group}) == 1
+    assert len(groups) == sum(math.ceil(n / 32) for n in _counts_by_potential(cases))
+
+
+def _counts_by_potential(cases):
+    counts: dict = {}
+    for c in cases:
+        counts[c.params] = counts.get(c.params, 0) + 1
+    return counts.values()
+
+
+def test_simulate_group_equals_single_runs():
+    grid = Grid(nx=256, n_frames=6)
+    spec = dataclasses.replace(curriculum.TINY, grid=grid, e0=(0.5, 1.5), s0=(2.0,), heights=(3.0,))
+    cases = curriculum.training_cases(spec)["reflection"]
+    assert len(cases) == 2
+    out = dict(curriculum.simulate_group(grid, cases))
+    for case in cases:
+        v = case.potential(grid)
+        psi = simulate(gaussian_packet(grid, case.x0, case.s0, case.e0), v, grid)
+        ex = out[case.key]
+        assert ex["psi"].shape == (6, 256, 2) and ex["psi"].dtype == np.float32
+        np.testing.assert_allclose(ex["psi"][..., 0] + 1j * ex["psi"][..., 1], psi, atol=2e-6)
+        np.testing.assert_allclose(ex["norm"], 1.0, atol=1e-5)
+        assert ex["stage"] == case.stage and ex["family"] == "barrier"
+
+
+def test_spec_from_dict_ranges_and_base():
+    spec = curriculum.spec_from_dict(
+        {
+            "name": "mine",
+            "base": "tiny",
+            "barrier": {"e0": {"start": 1, "stop": 2, "step": 0.5}, "height": {"low": 2, "high": 4, "num": 3}},
+            "free": {"s0": 1.5},
+            "tests": {"cases": 3, "e0": [2, 3]},
+            "grid": {"n_frames": 5},
+        }
+    )
+    assert spec.e0 == (1.0, 1.5, 2.0)
+    assert spec.heights == (2.0, 3.0, 4.0)
+    assert spec.free_s0 == (1.5,)
+    assert spec.test_cases == 3 and spec.test_e0 == (2.0, 3.0)
+    assert spec.grid == Grid(nx=512, n_frames=5)
+    assert spec.x0 == curriculum.TINY.x0  # from the base
+    assert len(curriculum.validate(spec)["test_well"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"name": "bad", "barrier": {"e0": [1, -2]}},
+            "packets: packet E0 must be >= 0 (kinetic energy, hartree), got -2.0",
+        ),
+        ({"name": "bad", "barrier": {"s0": [0]}}, "S0 must be positive"),
+        ({"name": "bad", "barrier": {"x0": [150]}}, "X0=150.0"),
+        ({"name": "bad", "barrier": {"e0": [600]}}, "E0=600.0 has wave number"),
+        ({"name": "bad", "barrier": {"height": [-1]}}, "height BH must be >= 0"),
+        ({"name": "bad", "barrier": {"width": [0]}}, "width must be positive"),
+        ({"name": "bad", "grid": {"nx": 1023}}, "nx must be an even"),
+        ({"name": "bad", "barrier": {"e0": {"start": 1, "stop": 0, "step": 1}}}, "stop >= start"),
+        ({"name": "bad", "barrier": {"hieght": [1]}}, "unknown key(s) hieght"),
+        ({"name": "bad", "tests": {"e0": [1]}}, "expected [low, high]"),
+        ({"name": "demo"}, "taken by a built-in config"),
+        ({"name": "2bad"}, "config name must be"),
+    ],
+)
+def test_invalid_configs_name_the_bad_value(raw, message):
+    with pytest.raises(QwaveInputError) as err:
+        curriculum.validate(curriculum.spec_from_dict(raw))
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_no_tensorflow_import():
+    code = "import sys, qwave.curriculum; sys.exit('tensorflow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

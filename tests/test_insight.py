@@ -1,0 +1,137 @@
+"""Insight experiments end to end on ``tiny``: probes, saliency, map, ablation, report."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from qwave import curriculum
+from qwave.insight import ablation, locality
+from qwave.insight.probes import ProbeWindows, sample_windows
+from qwave.insight.symmetry import symmetry_errors, window_errors
+from qwave.models import build_model
+
+
+class CopyLast(keras.Model):
+    """Predicts that nothing changes: exactly mirror-, phase- and translation-equivariant."""
+
+    n_in, window = 4, 23
+
+    def call(self, x):
+        return x[:, -1, :, :2]
+
+
+def _whole_box(cases, v_scale, n_in=4):
+    first = np.stack([c["psi"][:n_in] for c in cases])
+    pots = np.stack([c["potential"] / v_scale for c in cases]).astype(np.float32)
+    return np.concatenate([first, np.broadcast_to(pots[:, None, :, None], first.shape[:-1] + (1,))], -1)
+
+
+@pytest.fixture(scope="module")
+def cases(tiny_test_cases):
+    return [c for cs in tiny_test_cases.values() for c in cs]
+
+
+def test_probe_windows_follow_the_packet(cases):
+    probes = sample_windows(cases, 10.0, n=64, seed=1)
+    assert probes.psi.shape == (64, 5, 23, 2) and probes.v.shape == (64, 23)
+    assert probes.inputs().shape == (64, 4, 23, 3)
+    centre_density = (probes.psi[:, 0, 11] ** 2).sum(-1)
+    assert np.median(centre_density) > 1e-3  # windows sit on the packet, not in empty space
+    again = sample_windows(cases, 10.0, n=64, seed=1)
+    np.testing.assert_array_equal(probes.psi, again.psi)
+
+
+def test_equivariant_model_scores_zero(cases):
+    probes = sample_windows(cases, 10.0, n=128)
+    errors = symmetry_errors(CopyLast(), probes, _whole_box(cases[:3], 10.0))
+    assert errors["mirror"] < 1e-7 and errors["phase"] < 1e-6 and errors["translation"] < 1e-6
+    assert 0 < errors["forward"] < 1  # copying the last frame is not the dynamics
+
+
+def test_time_reversal_is_exact_for_a_static_state():
+    """psi constant in time: copying the last frame is the exact (and time-symmetric) dynamics."""
+    psi = np.broadcast_to(np.random.default_rng(0).normal(size=(16, 1, 23, 2)), (16, 5, 23, 2)).astype(np.float32)
+    psi = psi * np.array([1.0, 0.0], np.float32)  # real: conjugation leaves it unchanged
+    errors = window_errors(CopyLast(), ProbeWindows(psi, np.zeros((16, 23), np.float32)))
+    assert errors["time_reversal"] < 1e-7 and errors["forward"] < 1e-7
+
+
+def test_generic_network_breaks_the_symmetries(cases):
+    keras.utils.set_random_seed(0)
+    model = build_model("gru")
+    errors = window_errors(model, sample_windows(cases, 10.0, n=128))
+    assert errors["mirror"] > 1e-2 and errors["phase"] > 1e-2
+
+
+def test_saliency_of_copy_last_is_the_last_frame_at_offset_zero(cases):
+    sal = locality.saliency(CopyLast(), sample_windows(cases, 10.0, n=32))
+    assert sal.shape == (4, 45)
+    np.testing.assert_allclose(locality.frame_shares(sal), [0, 0, 0, 1], atol=1e-12)
+    assert sal[3, 22] > 0 and np.count_nonzero(sal) == 1
+    np.testing.assert_array_equal(locality.reach_cells(sal)[-1], 0)
+
+
+def test_physical_reach():
+    from qwave.grid import Grid
+
+    # k = sqrt(18) + 3 / 2 = 5.74 /bohr -> 0.574 bohr per 0.1 a.u. frame = 5.9 cells of 0.0977 bohr
+    assert locality.physical_reach(Grid(), 9.0, 1.0) == pytest.approx(5.88, abs=0.01)
+
+
+def test_ablation_variants_select_what_they_say():
+    spec = curriculum.TINY
+    cases = [c for stage in curriculum.training_cases(spec).values() for c in stage]
+    examples = [{"stage": c.stage, "potential_params": c.params, "e0": c.e0} for c in cases]
+    assert not [e for e in ablation.select(examples, "no_tunnelling") if e["stage"] == "tunnelling"]
+    narrow = ablation.select(examples, "narrow_heights")
+    assert all(json.loads(e["potential_params"]).get("height", 2.0) in (2.0, 5.0, 10.0) for e in narrow)
+    assert all(e["e0"] <= 5 for e in ablation.select(examples, "low_energy"))
+    assert len(ablation.select(examples, "all")) == len(examples)
+    with pytest.raises(Exception, match="unknown ablation variant"):
+        ablation.select(examples, "no_gravity")
+
+
+def test_ablation_runs_resumes_and_plots(tmp_path, tiny_test_cases):
+    from qwave.training import TrainConfig
+
+    examples, v_scale = ablation.training_examples("curriculum:tiny")
+    base = TrainConfig(model="gru", steps=8, steps_per_epoch=4, batch_size=64, jit=False)
+    families = {f: c for f, c in list(tiny_test_cases.items())[:3]}
+    probes = sample_windows([c for cs in families.values() for c in cs], v_scale, n=32)
+    results = ablation.run_ablation(
+        examples, v_scale, families, base, tmp_path, ["all", "no_free"], (0, 1), n_steps=8, probes=probes
+    )
+    assert set(results) == {"all", "no_free"} and set(results["all"]) == {"0", "1"}
+    for by_seed in results.values():
+        for row in by_seed.values():
+            assert all(0 <= v <= 1 for v in row.values())
+    history = json.loads((tmp_path / "all" / "seed0" / "symmetry_history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    mtime = (tmp_path / "results.json").stat().st_mtime_ns
+    ablation.run_ablation(examples, v_scale, families, base, tmp_path, ["all", "no_free"], (0, 1), n_steps=8)
+    assert (tmp_path / "results.json").stat().st_mtime_ns == mtime  # nothing rerun
+    table = ablation.summarize(results)
+    ablation.plot_drops(tmp_path / "drops.png", table)
+    assert (tmp_path / "drops.png").stat().st_size > 5000
+    assert "± " in ablation.format_summary(table)
+
+
+def test_report_quick_on_tiny(tiny_run, tmp_path):
+    from qwave.cli import main
+
+    res = CliRunner().invoke(
+        main,
+        ["report", str(tiny_run), "--tests", "curriculum:tiny", "--train", "none", "--quick", "--out", str(tmp_path)],
+        catch_exceptions=False,
+    )
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "report.md").read_text()
+    for heading in ("Forecast fidelity", "Symmetries", "Locality", "Generalisation map", "Budget"):
+        assert heading in text
+    for png in ("saliency.png", "generalisation.png"):
+        assert (tmp_path / png).stat().st_size > 5000
+    gmap = json.loads((tmp_path / "generalisation.json").read_text())
+    assert np.all((np.array(gmap["eh"]) >= 0) & (np.array(gmap["eh"]) <= 1 + 1e-6))

@@ -1,0 +1,48 @@
+"""Metrics on inputs with known answers."""
+
+import numpy as np
+
+from qwave.grid import Grid
+from qwave.metrics import as_complex, correlation, frame_metrics, mae, norm_drift, transmitted_error
+from qwave.packets import gaussian_packet
+from qwave.potentials import barrier
+
+GRID = Grid(nx=256)
+
+
+def test_correlation_known_values():
+    psi = gaussian_packet(GRID, 30.0, 2.0, 1.0)
+    assert np.isclose(correlation(psi, psi), 1.0)
+    assert np.isclose(correlation(psi, 2.5 * np.exp(1j * 0.7) * psi), 1.0)  # global phase and scale
+    a = np.zeros(GRID.nx, complex)
+    b = np.zeros(GRID.nx, complex)
+    a[:10], b[20:30] = 1.0, 1.0
+    assert correlation(a, b) == 0.0
+    assert np.isclose(correlation(a, a + b), 1 / np.sqrt(2))
+
+
+def test_float_pair_layout_matches_complex():
+    psi = gaussian_packet(GRID, 30.0, 2.0, 1.0)
+    pair = np.stack([psi.real, psi.imag], -1).astype(np.float32)
+    assert np.allclose(as_complex(pair), psi, atol=1e-6)
+    assert np.isclose(correlation(pair, psi * 1j), 1.0)
+
+
+def test_mae_and_norm_drift():
+    psi = gaussian_packet(GRID, 30.0, 2.0, 1.0)
+    assert mae(psi, psi) == 0.0
+    assert np.isclose(mae(psi, psi + 0.1), 0.05)
+    assert np.isclose(mae(psi, psi + 0.1 + 0.1j), 0.1)
+    assert np.isclose(norm_drift(psi, psi), 0.0)
+    assert np.isclose(norm_drift(psi, 2 * psi), 3.0)
+
+
+def test_transmitted_error_and_frame_metrics():
+    v = barrier(GRID, 5.0, 7.0)
+    left = gaussian_packet(GRID, 30.0, 2.0, 1.0)
+    right = gaussian_packet(GRID, 70.0, 2.0, 1.0)
+    assert np.isclose(transmitted_error(left, right, v, GRID), 1.0, atol=1e-6)
+    frames = np.stack([left, right])
+    m = frame_metrics(frames, frames, v, GRID)
+    assert set(m) == {"corr", "mae", "norm_drift", "transmitted_error"}
+    assert m["corr"].shape == (2,) and np.allclose(m["corr"], 1) and np.allclose(m["transmitted_error"], 0)

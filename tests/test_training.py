@@ -1,0 +1,96 @@
+"""Training: schedule, loss goes down on tiny data, resume equals uninterrupted, two-replica strategy."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from qwave import curriculum
+from qwave.errors import QwaveInputError
+from qwave.training import TrainConfig, WarmupDecay, train, weights_equal
+from qwave.windows import Trajectories
+
+
+@pytest.fixture(scope="module")
+def tiny_traj() -> Trajectories:
+    """The dataset's ``tiny`` training stages, simulated in memory (same schema as the TFDS examples)."""
+    spec = curriculum.TINY
+    cases = [c for stage in curriculum.training_cases(spec).values() for c in stage]
+    examples = [
+        ex
+        for g in curriculum.group_by_potential(cases, spec.chunk)
+        for _, ex in curriculum.simulate_group(spec.grid, g)
+    ]
+    return Trajectories.from_examples(examples, spec.v_scale, curriculum.STAGES)
+
+
+def test_warmup_decay_schedule():
+    s = WarmupDecay(1e-3, 10, 110, 1e-6, "linear")
+    assert float(s(0)) == 0.0 and np.isclose(float(s(10)), 1e-3) and np.isclose(float(s(110)), 1e-6)
+    assert np.isclose(float(s(60)), 0.5 * (1e-3 + 1e-6))
+    c = WarmupDecay.from_config(WarmupDecay(1e-3, 10, 110, kind="cosine").get_config())
+    assert np.isclose(float(c(60)), 0.5 * (1e-3 + 1e-6)) and float(c(200)) == pytest.approx(1e-6)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(s))
+    assert isinstance(restored, WarmupDecay) and restored.get_config() == s.get_config()
+
+
+def test_short_training_lowers_loss(tiny_traj, tmp_path):
+    cfg = TrainConfig(model="gru", steps=120, steps_per_epoch=40, batch_size=256, lr=3e-3)
+    train(cfg, tmp_path / "run", traj=tiny_traj, verbose=0)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+    for name in ("config.json", "checkpoint.keras", "checkpoint.json", "model.keras", "history.csv"):
+        assert (tmp_path / "run" / name).is_file()
+    assert (tmp_path / "run" / "logs").is_dir()
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_resume_equals_uninterrupted(tiny_traj, tmp_path):
+    cfg = TrainConfig(model="gru_res", steps=16, steps_per_epoch=4, batch_size=64, noise=1e-3, jit=False)
+    whole = train(cfg, tmp_path / "whole", traj=tiny_traj, verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "parts", traj=tiny_traj, verbose=0, extra_callbacks=[_Interrupt()])
+    assert json.loads((tmp_path / "parts" / "checkpoint.json").read_text())["epoch"] == 2
+    with pytest.raises(QwaveInputError):
+        train(cfg, tmp_path / "parts", traj=tiny_traj, verbose=0)  # a second fresh start is refused
+    with pytest.raises(QwaveInputError):
+        train(TrainConfig(**{**cfg.to_dict(), "lr": 1e-2}), tmp_path / "parts", resume=True, traj=tiny_traj)
+    resumed = train(cfg, tmp_path / "parts", resume=True, traj=tiny_traj, verbose=0)
+    assert weights_equal(whole, resumed, atol=1e-7)
+    history = json.loads((tmp_path / "parts" / "history.json").read_text())
+    assert len(history["loss"]) == 2  # the resumed part's epochs (the first two are in history.csv)
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        import json
+        from qwave import curriculum
+        from qwave.training import TrainConfig, make_strategy, train
+        from qwave.windows import Trajectories
+        spec = curriculum.TINY
+        cases = curriculum.training_cases(spec)["transmission"][:4]
+        ex = [e for g in curriculum.group_by_potential(cases, 32) for _, e in curriculum.simulate_group(spec.grid, g)]
+        traj = Trajectories.from_examples(ex, spec.v_scale)
+        assert make_strategy("mirrored").num_replicas_in_sync == 2
+        cfg = TrainConfig(model="gru", steps=20, steps_per_epoch=10, batch_size=128, strategy="mirrored")
+        train(cfg, r"{tmp_path / "run"}", traj=traj, verbose=0)
+        h = json.load(open(r"{tmp_path / "run" / "history.json"}"))
+        assert h["loss"][-1] < h["loss"][0], h
+        print("OK", h["loss"])
+        """
+    )
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and "OK" in res.stdout, res.stderr[-3000:]

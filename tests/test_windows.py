@@ -1,0 +1,114 @@
+"""Window pipeline: shapes, periodic wrap, overlap weighting, determinism, schedules, augmentation."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from qwave.errors import QwaveInputError
+from qwave.windows import (
+    PipelineConfig,
+    Trajectories,
+    WindowSpec,
+    overlap_mask,
+    schedule_weights,
+    window_dataset,
+)
+
+NX, T, S = 64, 9, 3
+
+
+def _labelled(stages=("free", "transmission", "tunnelling", "reflection"), stage=None) -> Trajectories:
+    """psi Re = cell index, Im = frame + 100 * sim, so every gathered value names its source."""
+    cells = np.arange(NX, dtype=np.float32)
+    psi = np.zeros((S, T, NX, 2), np.float32)
+    psi[..., 0] = cells
+    psi[..., 1] = np.arange(T)[None, :, None] + 100 * np.arange(S)[:, None, None]
+    pot = np.zeros((S, NX), np.float32)
+    pot[:, 30:34] = 7.0
+    st = np.zeros(S, np.int32) if stage is None else np.asarray(stage, np.int32)
+    return Trajectories(psi=psi, potential=pot / 14.0, stage=st, stages=tuple(stages), v_scale=14.0)
+
+
+def _batch(traj, step=0, **kw):
+    cfg = PipelineConfig(**{"batch_size": 512, **kw})
+    x, y = next(iter(window_dataset(traj, WindowSpec(), cfg, start_step=step)))
+    return x.numpy(), y.numpy()
+
+
+def test_shapes_and_periodic_gather():
+    traj = _labelled()
+    x, y = _batch(traj)
+    assert x.shape == (512, 4, 23, 3) and y.shape == (512, 23, 2)
+    cells = x[:, 0, :, 0].astype(int)
+    # consecutive cells modulo NX, the same in every frame and in the target
+    assert np.all(np.mod(np.diff(cells, axis=1), NX) == 1)
+    assert np.all(x[:, :, :, 0] == cells[:, None, :]) and np.all(y[..., 0] == cells)
+    assert np.any(np.diff(cells, axis=1) < 0), "some window should wrap around the box edge"
+    # consecutive frames of one simulation, target is the next frame
+    im = np.concatenate([x[..., 1], y[:, None, :, 1]], 1)
+    assert np.all(np.diff(im, axis=1) == 1) and np.all(im == im[:, :, :1])
+    # V channel is the scaled potential at the same cells
+    assert np.allclose(x[:, 0, :, 2], np.where((cells >= 30) & (cells < 34), 0.5, 0.0))
+
+
+def test_overlap_weighting_statistics():
+    traj = _labelled()
+    mask = overlap_mask(traj.potential, 11)[0]
+    n_o, n_u = mask.sum(), (~mask).sum()
+    for w in (1.0, 50.0):
+        x, _ = _batch(traj, overlap_weight=w, batch_size=4096)
+        touched = np.any(x[:, 0, :, 2] != 0, axis=1).mean()
+        expected = w * n_o / (w * n_o + n_u)
+        assert abs(touched - expected) < 0.03, (w, touched, expected)
+
+
+def test_deterministic_and_resumable():
+    traj = _labelled()
+    a = list(window_dataset(traj, cfg=PipelineConfig(batch_size=64, noise=0.01, phase=True, mirror=True)).take(3))
+    b = list(window_dataset(traj, cfg=PipelineConfig(batch_size=64, noise=0.01, phase=True, mirror=True)).take(3))
+    c = next(
+        iter(window_dataset(traj, cfg=PipelineConfig(batch_size=64, noise=0.01, phase=True, mirror=True), start_step=2))
+    )
+    d = next(iter(window_dataset(traj, cfg=PipelineConfig(batch_size=64, seed=1))))
+    for (xa, ya), (xb, yb) in zip(a, b, strict=True):
+        assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
+    assert np.array_equal(a[2][0], c[0])
+    assert not np.array_equal(a[0][0], d[0])
+
+
+def test_schedules():
+    n = 4
+    u = schedule_weights("uniform", n, tf.constant(0.3)).numpy()
+    assert np.allclose(u, 0.25)
+    s0 = schedule_weights("staged", n, tf.constant(0.0)).numpy()
+    s_end = schedule_weights("staged", n, tf.constant(0.99)).numpy()
+    assert np.allclose(s0, [1, 0, 0, 0]) and np.allclose(s_end, 0.25)
+    a0, a1 = (schedule_weights("anneal", n, tf.constant(p)).numpy() for p in (0.0, 1.0))
+    assert a0[0] > a0[-1] and a1[-1] > a1[0] and np.all(a0 > 0)
+    with pytest.raises(QwaveInputError):
+        schedule_weights("bogus", n, tf.constant(0.0))
+
+
+def test_staged_schedule_draws_only_present_early_stages():
+    traj = _labelled(stage=[0, 1, 3])  # free, transmission, reflection (tunnelling empty)
+    x, _ = _batch(traj, schedule="staged", total_steps=100, step=0)
+    assert set(np.unique(x[:, 0, 0, 1] // 100).astype(int)) == {0}
+    x, _ = _batch(traj, schedule="staged", total_steps=100, step=99)
+    assert set(np.unique(x[:, 0, 0, 1] // 100).astype(int)) == {0, 1, 2}
+
+
+def test_phase_and_mirror_augmentation_preserve_density():
+    rng = np.random.default_rng(0)
+    traj = _labelled()
+    traj.psi[...] = rng.normal(size=traj.psi.shape)
+    plain, _ = _batch(traj, batch_size=256)
+    aug, _ = _batch(traj, batch_size=256, phase=True, mirror=True)
+    rho = lambda a: a[..., 0] ** 2 + a[..., 1] ** 2  # noqa: E731
+    same = np.isclose(rho(aug), rho(plain), atol=1e-5).all(axis=(1, 2))
+    flipped = np.isclose(rho(aug), rho(plain)[:, :, ::-1], atol=1e-5).all(axis=(1, 2))
+    assert np.all(same | flipped) and 0.3 < flipped.mean() < 0.7
+
+
+def test_bad_window_rejected():
+    with pytest.raises(QwaveInputError):
+        WindowSpec(window=22)
