@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from qwave import curriculum
 from qwave.insight import ablation, locality
-from qwave.insight.probes import ProbeWindows, sample_windows
+from qwave.insight.probes import ProbeWindows, initial_frames, sample_windows
 from qwave.insight.symmetry import symmetry_errors, window_errors
 from qwave.models import build_model
 
@@ -21,12 +21,6 @@ class CopyLast(keras.Model):
 
     def call(self, x):
         return x[:, -1, :, :2]
-
-
-def _whole_box(cases, v_scale, n_in=4):
-    first = np.stack([c["psi"][:n_in] for c in cases])
-    pots = np.stack([c["potential"] / v_scale for c in cases]).astype(np.float32)
-    return np.concatenate([first, np.broadcast_to(pots[:, None, :, None], first.shape[:-1] + (1,))], -1)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +40,7 @@ def test_probe_windows_follow_the_packet(cases):
 
 def test_equivariant_model_scores_zero(cases):
     probes = sample_windows(cases, 10.0, n=128)
-    errors = symmetry_errors(CopyLast(), probes, _whole_box(cases[:3], 10.0))
+    errors = symmetry_errors(CopyLast(), probes, initial_frames(cases[:3], 10.0))
     assert errors["mirror"] < 1e-7 and errors["phase"] < 1e-6 and errors["translation"] < 1e-6
     assert 0 < errors["forward"] < 1  # copying the last frame is not the dynamics
 

@@ -105,16 +105,13 @@ def _model_and_cases(model_path, tests, data_dir, cases):
 @one_line_errors
 def symmetry(model_path, tests, data_dir, cases, windows, stride):
     """Equivariance errors under mirror, global phase, time reversal and translation (JSON to stdout)."""
-    import numpy as np
 
-    from qwave.insight.probes import sample_windows
+    from qwave.insight.probes import initial_frames, sample_windows
     from qwave.insight.symmetry import symmetry_errors
 
     model, v_scale, _, all_cases = _model_and_cases(model_path, tests, data_dir, cases)
     probes = sample_windows(all_cases, v_scale, model.n_in, model.window, windows)
-    first = np.stack([np.asarray(c["psi"], np.float32)[: model.n_in] for c in all_cases[:8]])
-    pots = np.stack([np.asarray(c["potential"], np.float32) / v_scale for c in all_cases[:8]])
-    whole = np.concatenate([first, np.broadcast_to(pots[:, None, :, None], first.shape[:-1] + (1,))], -1)
+    whole = initial_frames(all_cases[:8], v_scale, model.n_in)
     click.echo(json.dumps(symmetry_errors(model, probes, whole, stride=stride), indent=1))
 
 

@@ -50,3 +50,10 @@ def sample_windows(
         psi_out.append(psi[t0 : t0 + n_in + 1][:, cells])
         v_out.append(np.asarray(case["potential"], np.float32)[cells] / v_scale)
     return ProbeWindows(np.stack(psi_out), np.stack(v_out))
+
+
+def initial_frames(cases: Sequence[dict], v_scale: float, n_in: int = 4) -> np.ndarray:
+    """Whole-box model input (B, n_in, NX, 3) from the first ``n_in`` true frames of each case."""
+    psi = np.stack([np.asarray(c["psi"], np.float32)[:n_in] for c in cases])
+    v = np.stack([np.asarray(c["potential"], np.float32) / v_scale for c in cases])
+    return np.concatenate([psi, np.broadcast_to(v[:, None, :, None], psi.shape[:-1] + (1,))], -1)

@@ -112,7 +112,7 @@ def build_report(
     """Run every experiment within ``budget`` and write ``report.md`` with its figures; returns its path."""
     from qwave.evaluate import evaluate, save_report, test_families
     from qwave.insight import ablation, generalisation, locality, symmetry
-    from qwave.insight.probes import sample_windows
+    from qwave.insight.probes import initial_frames, sample_windows
     from qwave.training import TrainConfig
 
     model, v_scale, config = load_run_model(run_dir)
@@ -147,9 +147,7 @@ def build_report(
     probes = sample_windows(all_cases, v_scale, model.n_in, model.window, budget.probe_windows)
 
     # symmetries
-    first = np.stack([np.asarray(c["psi"], np.float32)[: model.n_in] for c in all_cases[:8]])
-    pots = np.stack([np.asarray(c["potential"], np.float32) / v_scale for c in all_cases[:8]])
-    whole = np.concatenate([first, np.broadcast_to(pots[:, None, :, None], first.shape[:-1] + (1,))], -1)
+    whole = initial_frames(all_cases[:8], v_scale, model.n_in)
     sym = symmetry.symmetry_errors(model, probes, whole)
     lines += [
         "## Symmetries the network was not built with",
