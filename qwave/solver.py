@@ -25,6 +25,7 @@ import dataclasses
 import functools
 import hashlib
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -115,15 +116,42 @@ class FramePropagator:
     def to_dense(self) -> np.ndarray:
         return self.dense if self.blocks is None else _from_blocks(self.blocks)
 
+    @functools.cached_property
+    def rows(self) -> np.ndarray:
+        """(nb, block, 3 block): block-row i acting on block-columns [i-1 | i | i+1]."""
+        nb, _, block, _ = self.blocks.shape
+        return np.ascontiguousarray(self.blocks.transpose(0, 2, 1, 3).reshape(nb, block, 3 * block))
+
+    def frames(self, psi: np.ndarray, n: int) -> Iterator[np.ndarray]:
+        """Yield psi (nx, batch) after 1, 2, ..., n frames; the yielded array is reused, copy what you keep.
+
+        The banded form keeps the state in a buffer with one periodic ghost block at each end, so
+        the three neighbouring blocks every block-row needs are an overlapping strided view: one
+        batched product per frame and no copies.
+        """
+        if self.blocks is None:
+            for _ in range(n):
+                psi = self.dense @ psi
+                yield psi
+            return
+        nb, _, block, _ = self.blocks.shape
+        batch = psi.shape[1]
+        rows = self.rows
+        cur, nxt = (np.empty((nb + 2, block, batch), np.complex128) for _ in range(2))
+        cur[1:-1] = psi.reshape(nb, block, batch)
+        item = cur.itemsize
+        for _ in range(n):
+            cur[0], cur[-1] = cur[-2], cur[1]
+            neighbours = np.lib.stride_tricks.as_strided(
+                cur, (nb, 3 * block, batch), (block * batch * item, batch * item, item), writeable=False
+            )
+            np.matmul(rows, neighbours, out=nxt[1:-1])
+            cur, nxt = nxt, cur
+            yield cur[1:-1].reshape(nb * block, batch)
+
     def __call__(self, psi: np.ndarray) -> np.ndarray:
         """Advance psi of shape (nx, batch) by one frame."""
-        if self.blocks is None:
-            return self.dense @ psi
-        nb, _, block, _ = self.blocks.shape
-        tiles = psi.reshape(nb, block, -1)
-        neighbours = np.concatenate([np.roll(tiles, 1, axis=0), tiles, np.roll(tiles, -1, axis=0)], axis=1)
-        rows = self.blocks.transpose(0, 2, 1, 3).reshape(nb, block, 3 * block)
-        return np.matmul(rows, neighbours).reshape(psi.shape)
+        return next(self.frames(np.asarray(psi, np.complex128), 1)).copy()
 
 
 def frame_propagator(grid: Grid, v: np.ndarray) -> FramePropagator:
@@ -176,9 +204,7 @@ def simulate(
         bar = tqdm(total=n_frames - 1, desc="frames", unit="frame", leave=False)
 
     def advance(chunk: slice, report: bool) -> None:
-        state = np.ascontiguousarray(batch[chunk].T)
-        for n in range(1, n_frames):
-            state = u(state)
+        for n, state in enumerate(u.frames(np.ascontiguousarray(batch[chunk].T), n_frames - 1), start=1):
             out[chunk, n] = state.T
             if report and bar is not None:
                 bar.update(1)
