@@ -111,3 +111,12 @@ def test_mirror_symmetry():
     err_half_dt = mirror_error(Grid(dt=GRID.dt / 2, steps_per_frame=2 * GRID.steps_per_frame))
     assert err < 2e-4
     assert 3.5 < err / err_half_dt < 4.5  # second order: the asymmetry is splitting error only
+
+
+def test_dense_fallback_matches_reference_on_a_grid_without_banded_form():
+    grid = Grid(lx=60.0, nx=100, n_frames=6)  # 100 cells cannot be cut into the 32-cell blocks it needs
+    u = frame_propagator(grid, barrier(grid, 3.0, 5.0))
+    assert u.blocks is None and u.dense is not None
+    psi0 = gaussian_packets(grid, [20.0, 25.0], [3.0, 4.0], [0.5, 1.0])
+    v = barrier(grid, 3.0, 5.0)
+    np.testing.assert_allclose(simulate(psi0, v, grid), simulate_stepwise(psi0, v, grid), atol=1e-10)
