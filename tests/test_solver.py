@@ -117,6 +117,6 @@ def test_dense_fallback_matches_reference_on_a_grid_without_banded_form():
     grid = Grid(lx=60.0, nx=100, n_frames=6)  # 100 cells cannot be cut into the 32-cell blocks it needs
     u = frame_propagator(grid, barrier(grid, 3.0, 5.0))
     assert u.blocks is None and u.dense is not None
-    psi0 = gaussian_packets(grid, [20.0, 25.0], [3.0, 4.0], [0.5, 1.0])
+    psi0 = gaussian_packets(grid, [20.0, 25.0], [3.0, 4.0], [0.2, 0.3])
     v = barrier(grid, 3.0, 5.0)
     np.testing.assert_allclose(simulate(psi0, v, grid), simulate_stepwise(psi0, v, grid), atol=1e-10)
