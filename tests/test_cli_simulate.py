@@ -87,3 +87,19 @@ def test_help_reads_well():
     res = _run("simulate", "--help")
     for opt in ("--potential", "--x0", "--s0", "--e0", "--plot", "--frames"):
         assert opt in res.output
+
+
+def test_simulate_runs_where_tensorflow_cannot_be_imported(tmp_path):
+    """The physics and `qwave simulate` need only numpy: block TensorFlow and Keras, then run."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None\n"
+        "import qwave, qwave.solver, qwave.observables, qwave.analytic, qwave.curriculum\n"
+        "from qwave.cli import main\n"
+        f"main(['simulate', '--quiet', '--frames', '3', '-o', {str(tmp_path / 'a.npz')!r}])\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path / "a.npz").is_file()
