@@ -35,6 +35,7 @@ def forecast_cases(
     batch: int = 16,
     progress: bool = False,
     stepper: WholeBoxStep | None = None,
+    v_clip: float | None = 1.0,
 ) -> np.ndarray:
     """Forecast each case (dataset-schema dicts) from its first n_in frames: float32 (cases, n_steps, NX, 2)."""
     psi = np.stack([np.asarray(c["psi"], np.float32) for c in cases])
@@ -44,7 +45,7 @@ def forecast_cases(
         )
     pot = np.stack([np.asarray(c["potential"], np.float32) for c in cases]) / v_scale
     if stepper is None or stepper.nx != psi.shape[2]:
-        stepper = WholeBoxStep(model, psi.shape[2], sigma=sigma, stride=stride, renormalize=renormalize)
+        stepper = WholeBoxStep(model, psi.shape[2], sigma=sigma, stride=stride, renormalize=renormalize, v_clip=v_clip)
     return rollout_batched(stepper, psi[:, : model.n_in], pot, n_steps, batch=batch, progress=progress)
 
 
@@ -79,6 +80,7 @@ def evaluate(
     renormalize: bool = True,
     batch: int = 16,
     progress: bool = False,
+    v_clip: float | None = 1.0,
 ) -> dict:
     """Forecast every family; returns {"rows": {family: row, ..., "overall": row}, "curves": {family: {metric:
     mean curve}}, "cases": {family: (first case, its forecast)}}."""
@@ -89,7 +91,7 @@ def evaluate(
         from tqdm.auto import tqdm
 
         items = tqdm(list(items), desc="families", unit="family")
-    stepper = WholeBoxStep(model, grid.nx, sigma=sigma, stride=stride, renormalize=renormalize)
+    stepper = WholeBoxStep(model, grid.nx, sigma=sigma, stride=stride, renormalize=renormalize, v_clip=v_clip)
     for family, cases in items:
         pred = forecast_cases(model, cases, v_scale, n_steps, sigma, stride, renormalize, batch, stepper=stepper)
         per_case = [case_metrics(c, p, model.n_in, grid) for c, p in zip(cases, pred, strict=True)]
@@ -170,7 +172,8 @@ def save_comparison(path: Path, case: dict, pred: np.ndarray, n_in: int, grid: G
         ax.imshow(img, aspect="auto", origin="lower", extent=ext, interpolation="nearest", **kw)
         v = np.asarray(case["potential"])
         if np.any(v):
-            ax.plot(grid.x, t_end * 0.05 + v / (np.abs(v).max() or 1) * t_end * 0.1, color="w", lw=0.8)
+            span = float(v.max() - v.min()) or 1.0
+            ax.plot(grid.x, t_end * (0.01 + 0.1 * (v - v.min()) / span), color="w", lw=0.8)
         ax.set_title(f"{title}: {name}", fontsize=9)
         ax.set_xlabel("x (bohr)")
     axes[0].set_ylabel("forecast time (a.u.)")
@@ -211,6 +214,7 @@ def evaluate_path(
     v_scale: float | None = None,
     batch: int = 16,
     progress: bool = True,
+    v_clip: float | None = 1.0,
 ) -> str:
     """Load a run directory or .keras file, evaluate on ``tests``, save the report; returns the markdown table."""
     from qwave.models import load_model
@@ -226,6 +230,6 @@ def evaluate_path(
     families = test_families(tests, Grid(), n_per_family or 10**6, data_dir)
     nx = int(np.asarray(next(iter(families.values()))[0]["psi"]).shape[1])
     grid = Grid(nx=nx)
-    result = evaluate(model, families, v_scale, grid, n_steps, sigma, stride, renormalize, batch, progress)
+    result = evaluate(model, families, v_scale, grid, n_steps, sigma, stride, renormalize, batch, progress, v_clip)
     save_report(result, out_dir or run_dir / "eval", grid, model.n_in)
     return format_table(result["rows"])

@@ -479,7 +479,12 @@ def _write_artefacts(src: ModelSource, tmp: Path, step_cls, sigma, stride, renor
         "window": window,
         "v_scale": src.v_scale,
         "channels": {"in": ["re_psi", "im_psi", "v_over_v_scale"], "out": ["re_psi", "im_psi"]},
-        "blend": {"sigma": float(sigma), "stride": int(stride), "renormalize": bool(renormalize)},
+        "blend": {
+            "sigma": float(sigma),
+            "stride": int(stride),
+            "renormalize": bool(renormalize),
+            "v_clip": stepper.v_clip,  # step.onnx clamps V / v_scale to [-v_clip, v_clip]
+        },
         "onnx": {
             "opset": opset,
             "ir_version": int(step_proto.ir_version),

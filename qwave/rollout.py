@@ -50,11 +50,23 @@ class WholeBoxStep(tf.Module):
     """One emulator step over the periodic box, for a fixed NX, window model, sigma and stride.
 
     ``renormalize`` rescales each case's predicted frame to the norm of its last input frame
-    (unitary evolution conserves the norm).
+    (unitary evolution conserves the norm).  ``v_clip`` clamps the scaled potential channel to
+    [-v_clip, v_clip] (the range the model was trained on; None: no clamp): far above the packet's
+    energy a higher wall reflects the same way, while unseen inputs make the learned step unstable.
     """
 
-    def __init__(self, model, nx: int, sigma: float = 2.8, stride: int = 1, renormalize: bool = True, name=None):
+    def __init__(
+        self,
+        model,
+        nx: int,
+        sigma: float = 2.8,
+        stride: int = 1,
+        renormalize: bool = True,
+        v_clip: float | None = 1.0,
+        name=None,
+    ):
         super().__init__(name=name)
+        self.v_clip = None if v_clip is None else float(v_clip)
         self.model = model
         self.n_in, self.window = int(model.n_in), int(model.window)
         self.nx = int(nx)
@@ -62,9 +74,10 @@ class WholeBoxStep(tf.Module):
         centres, idx, wts = blend_tables(self.nx, self.window, sigma, stride)
         half = self.window // 2
         self.n_centres = len(centres)
-        self.cells = tf.constant((centres[:, None] + np.arange(-half, half + 1)[None, :]) % self.nx, tf.int32)
-        self.blend_idx = tf.constant(idx)
-        self.blend_w = tf.constant(wts)
+        # numpy here, tf.constant inside the traced step: graph constants, not captured inputs (ONNX export)
+        self.cells = ((centres[:, None] + np.arange(-half, half + 1)[None, :]) % self.nx).astype(np.int32)
+        self.blend_idx = idx
+        self.blend_w = wts
         self.step = tf.function(
             self._step, input_signature=[tf.TensorSpec([None, self.n_in, self.nx, 3], tf.float32, name="frames")]
         )
@@ -79,11 +92,14 @@ class WholeBoxStep(tf.Module):
 
     def _step(self, frames: tf.Tensor) -> tf.Tensor:
         b = tf.shape(frames)[0]
-        win = tf.gather(frames, self.cells, axis=2)  # (B, n_in, NC, W, 3)
+        if self.v_clip is not None:
+            v = tf.clip_by_value(frames[..., 2:], -self.v_clip, self.v_clip)
+            frames = tf.concat([frames[..., :2], v], -1)
+        win = tf.gather(frames, tf.constant(self.cells), axis=2)  # (B, n_in, NC, W, 3)
         win = tf.reshape(tf.transpose(win, [0, 2, 1, 3, 4]), [-1, self.n_in, self.window, 3])
         pred = tf.reshape(self.model(win), [b, self.n_centres * self.window, 2])
-        picked = tf.gather(pred, self.blend_idx, axis=1)  # (B, NX, K, 2)
-        nxt = tf.reduce_sum(picked * self.blend_w[None, :, :, None], axis=2)
+        picked = tf.gather(pred, tf.constant(self.blend_idx), axis=1)  # (B, NX, K, 2)
+        nxt = tf.reduce_sum(picked * tf.constant(self.blend_w)[None, :, :, None], axis=2)
         if self.renormalize:
             last = frames[:, -1, :, :2]
             ratio = tf.reduce_sum(tf.square(last), [1, 2]) / (tf.reduce_sum(tf.square(nxt), [1, 2]) + 1e-30)

@@ -37,7 +37,7 @@ def main(model_name: str, cases: int, frames: int, strides: tuple[int, ...], nx:
         rate = cases * frames / dt
         click.echo(
             f"stride={stride}: {cases} cases x {frames} frames in {dt:.1f} s = {rate:,.0f} case-frames/s "
-            f"({400 / rate * cases / cases:.2f} s per 400-frame case; paper ~2 s)"
+            f"({400 / rate:.2f} s per 400-frame case, batched; paper ~2 s)"
         )
 
 

@@ -44,7 +44,7 @@ def test_export_writes_every_artefact_with_metadata(tiny_export, tiny_run):
     assert meta["format"] == ex.FORMAT and meta["format_version"] == 1
     assert meta["grid"]["nx"] == 512 and meta["grid"]["lx"] == 100.0 and meta["frame_dt"] == pytest.approx(0.1)
     assert meta["v_scale"] == curriculum.TINY.v_scale and meta["window"] == 23 and meta["input_frames"] == 4
-    assert meta["blend"] == {"sigma": 2.8, "stride": 1, "renormalize": True}
+    assert meta["blend"] == {"sigma": 2.8, "stride": 1, "renormalize": True, "v_clip": 1.0}
     assert meta["onnx"]["opset"] == 17
     step = meta["onnx"]["step"]
     assert step["inputs"] == [{"name": "frames", "shape": ["batch", 4, 512, 3], "dtype": "float32"}]

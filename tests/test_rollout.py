@@ -58,3 +58,26 @@ def test_copy_model_rollout_is_exact(stride):
     init, pot = _initial()
     out = rollout(stepper, init, pot, n_steps=3)
     assert np.allclose(out, init[:, -1:], atol=1e-5)
+
+
+def test_evaluate_table_and_report(tmp_path):
+    """evaluate() on a tiny grid: a row per family and overall, the report files written."""
+    from qwave.evaluate import evaluate, format_table, save_report
+    from qwave.grid import Grid
+    from qwave.potentials import barrier
+    from qwave.trajectories import examples_for_potential
+
+    grid = Grid(nx=NX * 2, n_frames=12)
+    fams = {
+        "barrier": examples_for_potential(grid, barrier(grid, 5.0, 7.0), 30.0, 2.0, 1.0, "barrier", {}, "test"),
+        "free": examples_for_potential(grid, np.zeros(grid.nx), 30.0, 2.0, 1.0, "free", {}, "test"),
+    }
+    model = _copy_last_frame_model()
+    result = evaluate(model, fams, 14.0, grid, n_steps=6)
+    rows = result["rows"]
+    assert set(rows) == {"barrier", "free", "overall"}
+    assert 0.0 < rows["overall"]["mean_corr"] <= 1.0 and abs(rows["free"]["norm_drift"]) < 1e-4
+    assert "| overall |" in format_table(rows)
+    save_report(result, tmp_path / "eval", grid, model.n_in)
+    for name in ("table.md", "table.json", "curves.png", "case_barrier.png", "case_free.png"):
+        assert (tmp_path / "eval" / name).is_file()

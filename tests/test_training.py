@@ -38,9 +38,22 @@ def test_warmup_decay_schedule():
     assert isinstance(restored, WarmupDecay) and restored.get_config() == s.get_config()
 
 
-def test_short_training_lowers_loss(tiny_traj, tmp_path):
-    cfg = TrainConfig(model="gru", steps=120, steps_per_epoch=40, batch_size=256, lr=3e-3)
-    train(cfg, tmp_path / "run", traj=tiny_traj, verbose=0)
+@pytest.fixture(scope="module")
+def tiny_tfds(tmp_path_factory) -> str:
+    """The ``tiny`` config of the qwave_curriculum TFDS dataset, built into a temporary data dir (seconds)."""
+    from qwave.dataset import build
+
+    data_dir = str(tmp_path_factory.mktemp("tfds"))
+    build("tiny", data_dir=data_dir, progress=False)
+    return data_dir
+
+
+def test_short_training_on_tfds_tiny_lowers_loss(tiny_tfds, tmp_path):
+    cfg = TrainConfig(
+        model="gru", data="tfds:tiny", data_dir=tiny_tfds, steps=120, steps_per_epoch=40, batch_size=256, lr=3e-3
+    )
+    train(cfg, tmp_path / "run", verbose=0)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["v_scale"] == 10.0  # from the dataset metadata
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert history["loss"][-1] < 0.5 * history["loss"][0]
     for name in ("config.json", "checkpoint.keras", "checkpoint.json", "model.keras", "history.csv"):

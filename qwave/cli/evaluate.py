@@ -32,6 +32,13 @@ from qwave.cli.common import one_line_errors
     show_default=True,
     help="Rescale each forecast frame to the initial norm.",
 )
+@click.option(
+    "--v-clip",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Clamp V/v_scale to [-v_clip, v_clip] (the trained range); 0 disables.",
+)
 @click.option("--v-scale", type=float, default=None, help="Potential scale, if not in the run's config.json.")
 @click.option("--batch", type=int, default=16, show_default=True, help="Cases forecast together.")
 @click.option(
@@ -42,7 +49,9 @@ from qwave.cli.common import one_line_errors
     help="Where to write table.md/json, curves.png and case pictures (default: <model dir>/eval).",
 )
 @one_line_errors
-def evaluate_cmd(model_path, tests, data_dir, cases, n_steps, sigma, stride, renormalize, v_scale, batch, out_dir):
+def evaluate_cmd(
+    model_path, tests, data_dir, cases, n_steps, sigma, stride, renormalize, v_clip, v_scale, batch, out_dir
+):
     """Evaluate an emulator on every test family (mean correlation, @100/200/400, MAE, norm drift)."""
     from qwave.evaluate import evaluate_path
 

@@ -53,7 +53,7 @@ class Budget:
 
 QUICK = Budget(
     cases_per_family=2,
-    frames=100,
+    frames=400,
     probe_windows=256,
     map_energies=(2.0, 6.0, 10.0),
     map_heights=(2.0, 8.0, 15.0),
@@ -81,7 +81,7 @@ def load_run_model(path: str | os.PathLike):
 
 
 def _fmt(x: float) -> str:
-    return f"{x:.4f}"
+    return "–" if np.isnan(x) else f"{x:.4f}"
 
 
 def _eval_section(rows: dict) -> list[str]:
