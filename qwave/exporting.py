@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import logging
 import os
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from qwave.errors import QwaveInputError
+from qwave.export.forecaster import _sha256
 from qwave.grid import Grid
 
 DEFAULT_OPSET = 17
@@ -295,14 +295,6 @@ def _max_diff(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages an export depends on, plus Python's."""
     out = {"python": platform.python_version()}
@@ -525,27 +517,6 @@ def export_dir(model: str | os.PathLike | None) -> Path:
     if not (path / "metadata.json").is_file():
         raise QwaveInputError(f"{path} is not an export directory (no metadata.json); run `qwave export` first")
     return path
-
-
-def resolve_potential(grid: Grid, name: str = "barrier", params: dict | None = None, path=None) -> tuple:
-    """V (hartree, (NX,)) from a ``.npy`` file or a named family (its example parameters by default);
-    returns (v, name, params)."""
-    from qwave.potentials import EXAMPLES, check_potential, make_potential
-
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise QwaveInputError(f"potential file {path} does not exist")
-        try:
-            v = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise QwaveInputError(f"cannot read potential file {path}: {exc}") from None
-        if not isinstance(v, np.ndarray):
-            v.close()
-            raise QwaveInputError(f"potential file {path} is not a .npy array (an archive?)")
-        return check_potential(grid, v), "array", {"file": str(path)}
-    params = dict(params) if params else dict(EXAMPLES.get(name, {}))
-    return make_potential(name, grid, **params), name, params
 
 
 def predict(

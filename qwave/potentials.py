@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import pathlib
 import warnings
 from collections.abc import Callable
 
@@ -207,3 +208,22 @@ EXAMPLES: dict[str, dict] = {
     "well": {"depth": 5.0, "width": 7.0},
     "random": {"seed": 0},
 }
+
+
+def resolve_potential(grid: Grid, name: str = "barrier", params: dict | None = None, path=None) -> tuple:
+    """V (hartree, (NX,)) from a ``.npy`` file or a named family (its example parameters by default);
+    returns (v, name, params)."""
+    if path is not None:
+        path = pathlib.Path(path)
+        if not path.is_file():
+            raise QwaveInputError(f"potential file {path} does not exist")
+        try:
+            v = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise QwaveInputError(f"cannot read potential file {path}: {exc}") from None
+        if not isinstance(v, np.ndarray):
+            v.close()
+            raise QwaveInputError(f"potential file {path} is not a .npy array (an archive?)")
+        return check_potential(grid, v), "array", {"file": str(path)}
+    params = dict(params) if params else dict(EXAMPLES.get(name, {}))
+    return make_potential(name, grid, **params), name, params

@@ -16,25 +16,12 @@ import math
 
 import numpy as np
 
+from qwave.curriculum import TEST_FAMILIES
 from qwave.grid import Grid
 from qwave.observables import observables
 from qwave.packets import gaussian_packets
 from qwave.potentials import EXAMPLES, barrier, barriers, make_potential
 from qwave.solver import simulate
-
-STAGES = ("free", "transmission", "tunnelling", "reflection")
-TEST_FAMILIES = (
-    "barrier",
-    "double",
-    "triple",
-    "staircase",
-    "semicircle",
-    "quadratic",
-    "trapezoid",
-    "triangle",
-    "well",
-    "random",
-)
 
 
 def examples_for_potential(

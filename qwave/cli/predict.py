@@ -76,6 +76,7 @@ def predict(
     from qwave import exporting
     from qwave.export.forecaster import Forecaster
     from qwave.io import check_writable
+    from qwave.potentials import resolve_potential
 
     for path in (out, plot):
         if path is not None:
@@ -84,7 +85,7 @@ def predict(
     v, name, used = None, "file", {"file": str(initial)}
     if initial is None:
         grid = Forecaster(model_dir, threads=threads).grid()
-        v, name, used = exporting.resolve_potential(grid, potential_name, params, potential_file)
+        v, name, used = resolve_potential(grid, potential_name, params, potential_file)
     record = exporting.predict(
         model_dir, v, x0, s0, e0, int(direction), frames, initial=initial, compare=compare, threads=threads
     )

@@ -8,7 +8,6 @@ import click
 import numpy as np
 
 from qwave.cli.common import float_list, grid_options, key_values, make_grid, one_line_errors
-from qwave.errors import QwaveInputError
 
 
 @click.command()
@@ -63,24 +62,13 @@ def simulate(
     """
     from qwave import simulation
     from qwave.io import check_writable
-    from qwave.potentials import EXAMPLES, check_potential, make_potential
+    from qwave.potentials import resolve_potential
 
     grid = make_grid(lx, nx, dt, steps_per_frame, frames)
     for path in (out, plot):
         if path is not None:
             check_writable(path)
-    if potential_file is not None:
-        if not potential_file.is_file():
-            raise QwaveInputError(f"potential file {potential_file} does not exist")
-        try:
-            v = np.load(potential_file, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise QwaveInputError(f"cannot read potential file {potential_file}: {exc}") from None
-        v = check_potential(grid, v)
-        potential_name, params = "array", {"file": str(potential_file)}
-    else:
-        params = params or dict(EXAMPLES.get(potential_name, {}))
-        v = make_potential(potential_name, grid, **params)
+    v, potential_name, params = resolve_potential(grid, potential_name, params, potential_file)
     record = simulation.run(grid, v, x0, s0, e0, int(direction), progress=not quiet)
     simulation.save_run(out, record, potential_name, params)
     if plot is not None:
