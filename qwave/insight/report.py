@@ -66,18 +66,14 @@ QUICK = Budget(
 
 
 def load_run_model(path: str | os.PathLike):
-    """(model, v_scale, train config dict) from a run directory or a .keras file beside a config.json."""
-    from qwave.models import load_model
+    """(model, v_scale, {"train": training options}) of a training run directory or a .keras file in one
+    (:func:`qwave.exporting.load_source` resolves and checks it); the experiments retrain with its options."""
+    from qwave.exporting import load_source
 
-    path = Path(path)
-    model_path = path / "model.keras" if path.is_dir() else path
-    if not model_path.is_file():
-        raise QwaveInputError(f"no model at {model_path}")
-    config_path = model_path.parent / "config.json"
-    if not config_path.is_file():
-        raise QwaveInputError(f"no config.json beside {model_path}")
-    config = json.loads(config_path.read_text())
-    return load_model(model_path), float(config["v_scale"]), config
+    src = load_source(path)
+    if src.train_config is None:
+        raise QwaveInputError(f"no training config.json beside {src.keras_path}: give a training run directory")
+    return src.model, src.v_scale, {"train": src.train_config}
 
 
 def _fmt(x: float) -> str:
