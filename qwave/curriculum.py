@@ -40,6 +40,9 @@ from qwave.solver import simulate
 STAGES: tuple[str, ...] = ("free", "transmission", "tunnelling", "reflection")
 """Training splits, in the order a schedule would naturally present them."""
 
+SCHEDULES: tuple[str, ...] = ("uniform", "staged", "anneal")
+"""How training mixes the stages over time (see :func:`qwave.windows.schedule_weights`)."""
+
 TEST_FAMILIES: tuple[str, ...] = (
     "barrier",
     "double",
@@ -138,6 +141,9 @@ class CurriculumSpec:
     test_s0: tuple[float, float] = (1.0, 5.0)
     test_e0: tuple[float, float] = (1.5, 8.6)
     chunk: int = 32  # packets simulated together in one solver call (memory ~ chunk * frames * nx * 16 B)
+    landscapes: tuple[tuple[str, int], ...] = ()  # random training landscapes: (kind, count), see LANDSCAPE_KINDS
+    landscape_packets: int = 4  # random packets per landscape
+    landscape_seed: int = 0
 
     def to_dict(self) -> dict:
         """JSON-able form (the dataset's metadata carries it)."""
@@ -194,7 +200,21 @@ TINY = CurriculumSpec(
     test_e0=(1.5, 6.0),
 )
 
-SPECS: dict[str, CurriculumSpec] = {s.name: s for s in (DEMO, FULL, TINY)}
+WIDE = dataclasses.replace(
+    FULL,
+    name="wide",
+    description="qwave's training curriculum: 264 random landscapes (96 barriers BH 0.5-14, BW 1.5-25; 32 wells; "
+    "32 pairs and 96 rows of 3-5 rectangles, heights -5.5..14; 8 free) x 4 random packets (X0 anywhere, "
+    "S0 1-4.5, E0 0.5-9) = 1,056 sims, 12 cases per test family; V scale 14.",
+    x0=(),
+    heights=(),
+    free_x0=(),
+    free_s0=(),
+    free_e0=(),
+    landscapes=(("barrier", 96), ("well", 32), ("pair", 32), ("multi", 96), ("free", 8)),
+)
+
+SPECS: dict[str, CurriculumSpec] = {s.name: s for s in (DEMO, FULL, WIDE, TINY)}
 """The built-in configurations by name."""
 
 
@@ -243,6 +263,90 @@ def training_cases(spec: CurriculumSpec) -> dict[str, list[Case]]:
         for x0, s0, e0 in itertools.product(spec.x0, spec.s0, spec.e0):
             stage = stage_of(float(e0), float(s0), float(height), bw, spec.reflection_max)
             out[stage].append(Case(family, pj, float(x0), float(s0), float(e0), stage))
+    for case in landscape_cases(spec):
+        out[case.stage].append(case)
+    return out
+
+
+# --- random landscapes ------------------------------------------------------------------------------
+
+LANDSCAPE_KINDS: tuple[str, ...] = ("barrier", "well", "pair", "multi", "free")
+"""Kinds of random training landscape, all centred within 10 bohr of the box centre:
+
+* ``barrier``: one rectangle, BH uniform in 0.5-14 hartree, BW log-uniform in 1.5-25 bohr;
+* ``well``: one rectangular well, depth 0.5-11 hartree, width as a barrier;
+* ``pair``: two rectangles within 4 bohr of each other (they may overlap: steps and ledges), heights
+  -5.5..14 hartree, widths log-uniform 1.5-12 bohr;
+* ``multi``: a row of 3-5 rectangles within 10 bohr, heights -4..14 hartree, widths log-uniform 1-8 bohr;
+* ``free``: no potential.
+"""
+LANDSCAPE_PACKETS: dict[str, tuple[float, float]] = {"x0": (0.05, 0.95), "s0": (1.0, 4.5), "e0": (0.5, 9.0)}
+"""Packets on random landscapes: X0 (fraction of LX, so anywhere: before, on or after the structure),
+S0 (bohr) and E0 (hartree) uniform in these ranges, moving right."""
+
+
+def _uniform(rng: np.random.Generator, lo: float, hi: float, log: bool = False) -> float:
+    value = math.exp(rng.uniform(math.log(lo), math.log(hi))) if log else rng.uniform(lo, hi)
+    return round(float(value), DECIMALS)
+
+
+def draw_landscape(rng: np.random.Generator, kind: str, grid: Grid) -> tuple[str, dict]:
+    """(family, params) of one random landscape of ``kind`` (see :data:`LANDSCAPE_KINDS`)."""
+    center = _uniform(rng, grid.lx / 2 - 10, grid.lx / 2 + 10)
+    if kind == "free":
+        return "free", {}
+    if kind == "barrier":
+        return "barrier", {"height": _uniform(rng, 0.5, 14), "width": _uniform(rng, 1.5, 25, True), "center": center}
+    if kind == "well":
+        return "well", {"depth": _uniform(rng, 0.5, 11), "width": _uniform(rng, 1.5, 25, True), "center": center}
+    if kind not in ("pair", "multi"):
+        raise QwaveInputError(f"unknown landscape kind {kind!r}; choose from {', '.join(LANDSCAPE_KINDS)}")
+    pair = kind == "pair"
+    n = 2 if pair else int(rng.integers(3, 5, endpoint=True))
+    low, width_max, spread = (-5.5, 12.0, 4.0) if pair else (-4.0, 8.0, 10.0)
+    return "rectangles", {
+        "heights": [_uniform(rng, low, 14) for _ in range(n)],
+        "widths": [_uniform(rng, 1.5 if pair else 1.0, width_max, True) for _ in range(n)],
+        "centers": [round(center + _uniform(rng, -spread, spread), DECIMALS) for _ in range(n)],
+    }
+
+
+def landscape_stage(grid: Grid, v: np.ndarray, e0: float, s0: float, reflection_max: float) -> str:
+    """The stage of a packet on any landscape, decided before simulating.
+
+    ``free`` without a potential, ``transmission`` when E0 exceeds the highest point (wells included);
+    otherwise the classically forbidden cells (V > E0) are judged as one rectangle of the landscape's
+    maximum height: ``tunnelling`` if its packet-averaged T >= ``reflection_max``, else ``reflection``.
+    Exact for a single barrier (as :func:`stage_of`), an estimate for several rectangles.
+    """
+    if not np.any(v):
+        return "free"
+    top = float(v.max())
+    if e0 > top:
+        return "transmission"
+    width = float(np.count_nonzero(v > e0)) * grid.dx
+    return "tunnelling" if packet_transmission(e0, s0, top, width) >= reflection_max else "reflection"
+
+
+def landscape_cases(spec: CurriculumSpec) -> list[Case]:
+    """``spec.landscapes`` random landscapes with ``spec.landscape_packets`` random packets each.
+
+    Each kind draws from its own generator seeded by (``landscape_seed``, crc32 of the kind), so changing
+    one kind's count leaves the others' landscapes unchanged.
+    """
+    lx = spec.grid.lx
+    out: list[Case] = []
+    for kind, count in spec.landscapes:
+        rng = np.random.default_rng([spec.landscape_seed, zlib.crc32(kind.encode())])
+        for _ in range(int(count)):
+            family, params = draw_landscape(rng, kind, spec.grid)
+            v = make_potential(family, spec.grid, **params)
+            for _ in range(spec.landscape_packets):
+                x0 = _uniform(rng, *(f * lx for f in LANDSCAPE_PACKETS["x0"]))
+                s0 = _uniform(rng, *LANDSCAPE_PACKETS["s0"])
+                e0 = _uniform(rng, *LANDSCAPE_PACKETS["e0"])
+                stage = landscape_stage(spec.grid, v, e0, s0, spec.reflection_max)
+                out.append(Case(family, params_json(params), x0, s0, e0, stage))
     return out
 
 
@@ -316,6 +420,13 @@ def validate(spec: CurriculumSpec) -> dict[str, list[Case]]:
                 check_packet(spec.grid, x0, s0, e0)
             except QwaveInputError as exc:
                 raise QwaveInputError(f"{where}, {label} packets: {exc}") from None
+    for kind, count in spec.landscapes:
+        if kind not in LANDSCAPE_KINDS or not isinstance(count, int) or count < 0:
+            raise QwaveInputError(
+                f"{where}: landscapes need a kind in {', '.join(LANDSCAPE_KINDS)} and a count >= 0, got {kind}: {count}"
+            )
+    if spec.landscape_packets < 1:
+        raise QwaveInputError(f"{where}: landscape packets must be >= 1, got {spec.landscape_packets}")
     for height, width in itertools.product(spec.heights, spec.widths):
         params = {"height": height, "width": width} | ({} if spec.center is None else {"center": spec.center})
         try:
@@ -472,13 +583,16 @@ def spec_from_dict(raw: Mapping[str, Any]) -> CurriculumSpec:
         barrier: {x0: [10, 40], s0: {start: 1, stop: 4, step: 0.5}, e0: {low: 1, high: 9, num: 9},
                   height: [2, 5, 10], width: 7, center: 50}
         free: {x0: [20], s0: [1, 2], e0: [2, 4]}
+        landscapes: {barrier: 96, well: 32, pair: 32, multi: 96, free: 8, packets: 4, seed: 0}
         stages: {reflection_max: 0.01}
         tests: {cases: 12, seed: 2203, x0: [15, 20], s0: [1, 5], e0: [1.5, 8.6]}
         chunk: 32
     """
     where = "config"
     _check_keys(
-        where, raw, ("name", "base", "description", "v_scale", "grid", "barrier", "free", "stages", "tests", "chunk")
+        where,
+        raw,
+        ("name", "base", "description", "v_scale", "grid", "barrier", "free", "landscapes", "stages", "tests", "chunk"),
     )
     name = raw.get("name")
     if not isinstance(name, str):
@@ -518,6 +632,16 @@ def spec_from_dict(raw: Mapping[str, Any]) -> CurriculumSpec:
     for key in ("x0", "s0", "e0"):
         if key in free:
             changes[f"free_{key}"] = _values(f"{where}: free {key}", free[key])
+    landscapes = raw.get("landscapes", {})
+    _check_keys(f"{where}: landscapes", landscapes, (*LANDSCAPE_KINDS, "packets", "seed"))
+    if landscapes:
+        counts = {k: landscapes[k] for k in LANDSCAPE_KINDS if k in landscapes}
+        for key, value in landscapes.items():
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise QwaveInputError(f"{where}: landscapes {key} must be an integer, got {value!r}")
+        changes["landscapes"] = tuple(counts.items())
+        changes["landscape_packets"] = int(landscapes.get("packets", base.landscape_packets))
+        changes["landscape_seed"] = int(landscapes.get("seed", base.landscape_seed))
     stages = raw.get("stages", {})
     _check_keys(f"{where}: stages", stages, ("reflection_max",))
     if "reflection_max" in stages:

@@ -68,7 +68,7 @@ def spec_from_metadata(spec: dict[str, Any]) -> curriculum.CurriculumSpec:
     values["grid"] = Grid(**spec["grid"])
     for key, value in list(values.items()):
         if isinstance(value, list):
-            values[key] = tuple(value)
+            values[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
     return curriculum.CurriculumSpec(**values)
 
 

@@ -7,31 +7,60 @@ lists simulated here with the solver (``curriculum:<config>``, no dataset build 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qwave import curriculum
-from qwave.windows import Trajectories
+from qwave.errors import QwaveInputError
+
+if TYPE_CHECKING:
+    from qwave.windows import Trajectories
 
 
-def _numpy_examples(ds) -> list[dict]:
-    out = []
+def _numpy_examples(ds) -> Iterator[dict]:
+    """A split's examples as numpy dicts (text decoded), one at a time."""
     for ex in ds.as_numpy_iterator():
-        out.append({k: (v.decode() if isinstance(v, bytes) else v) for k, v in ex.items()})
-    return out
+        yield {k: (v.decode() if isinstance(v, bytes) else v) for k, v in ex.items()}
 
 
-def curriculum_trajectories(config: str, data_dir: str | os.PathLike | None = None) -> Trajectories:
-    """All training stages of a built ``qwave_curriculum`` config, with its v_scale."""
-    from qwave.dataset import get_builder, load
+def training_trajectories(
+    source: str, data_dir: str | os.PathLike | None = None, progress: bool = False, build: bool = False
+) -> Trajectories:
+    """Every training stage of ``source`` as :class:`~qwave.windows.Trajectories` (v_scale from the config).
 
-    builder = get_builder(config, data_dir)
-    v_scale = float(builder.info.metadata["v_scale"])
-    examples = []
-    for stage in curriculum.STAGES:
-        if stage in builder.info.splits:
-            examples.extend(_numpy_examples(load(config, split=stage, data_dir=data_dir)))
-    return Trajectories.from_examples(examples, v_scale, curriculum.STAGES)
+    ``tfds:<config>`` streams a built ``qwave_curriculum`` config (building it first when ``build`` is
+    set and it is missing); ``curriculum:<config>`` simulates the config's training cases now, unstored.
+    Either way each example is copied straight into the final arrays.
+    """
+    from qwave.windows import Trajectories
+
+    kind, _, config = source.partition(":")
+    if kind == "tfds" and config:
+        from qwave.dataset import build as build_dataset
+        from qwave.dataset import get_builder, load
+
+        builder = get_builder(config, data_dir)
+        if not builder.is_prepared():
+            if not build:
+                raise QwaveInputError(f"config {config!r} is not built; run `qwave dataset build --config {config}`")
+            if progress:
+                print(f"building qwave_curriculum/{config} in {builder.data_dir} (first use)", file=sys.stderr)
+            builder = build_dataset(config, data_dir, progress=progress)
+        stages = [s for s in curriculum.STAGES if s in builder.info.splits]
+        count = sum(builder.info.splits[s].num_examples for s in stages)
+        stream = (ex for s in stages for ex in _numpy_examples(load(config, split=s, data_dir=data_dir)))
+        return Trajectories.from_examples(stream, float(builder.info.metadata["v_scale"]), curriculum.STAGES, count)
+    if kind == "curriculum" and config:
+        from qwave.dataset import resolve_spec
+
+        spec = resolve_spec(config, data_dir)
+        cases = [c for stage in curriculum.STAGES for c in curriculum.training_cases(spec)[stage]]
+        stream = (ex for _, ex in curriculum.iter_examples(spec.grid, cases, spec.chunk, progress))
+        return Trajectories.from_examples(stream, float(spec.v_scale), curriculum.STAGES, len(cases))
+    raise QwaveInputError(f"unknown training data {source!r}: use 'tfds:<config>' or 'curriculum:<config>'")
 
 
 def test_examples(config: str, data_dir: str | os.PathLike | None = None, limit: int | None = None) -> dict:
@@ -41,7 +70,7 @@ def test_examples(config: str, data_dir: str | os.PathLike | None = None, limit:
     out = {}
     for family in curriculum.TEST_FAMILIES:
         split = f"test_{family}" + (f"[:{limit}]" if limit else "")
-        out[family] = _numpy_examples(load(config, split=split, data_dir=data_dir))
+        out[family] = list(_numpy_examples(load(config, split=split, data_dir=data_dir)))
     return out
 
 

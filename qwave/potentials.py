@@ -48,9 +48,12 @@ def barrier(
 
 def barriers(grid: Grid, heights, widths, centers) -> np.ndarray:
     """A sum of rectangular barriers (double, triple, ... and random landscapes)."""
-    heights, widths, centers = np.broadcast_arrays(
-        np.atleast_1d(heights), np.atleast_1d(widths), np.atleast_1d(centers)
-    )
+    try:
+        heights, widths, centers = np.broadcast_arrays(
+            np.atleast_1d(heights), np.atleast_1d(widths), np.atleast_1d(centers)
+        )
+    except ValueError:
+        raise QwaveInputError("rectangles need heights, widths and centers of one length (or single numbers)") from None
     v = np.zeros(grid.nx)
     for h, w, c in zip(heights, widths, centers, strict=True):
         v += np.where(_inside(grid, float(c), float(w))[0], float(h), 0.0)
@@ -148,6 +151,7 @@ POTENTIALS: dict[str, Callable[..., np.ndarray]] = {
     "trapezoid": trapezoid,
     "well": well,
     "random": random_landscape,
+    "rectangles": barriers,
 }
 
 
@@ -207,6 +211,7 @@ EXAMPLES: dict[str, dict] = {
     "trapezoid": {"height": 5.0, "width": 12.0, "top_width": 4.0},
     "well": {"depth": 5.0, "width": 7.0},
     "random": {"seed": 0},
+    "rectangles": {"heights": [4.0, -2.0], "widths": [3.0, 6.0], "centers": [48.0, 53.0]},
 }
 
 

@@ -23,7 +23,7 @@ import tensorflow as tf
 from qwave.errors import QwaveInputError
 from qwave.io import atomic_path
 from qwave.models import MODELS, build_model
-from qwave.windows import STAGE_ORDER, PipelineConfig, Trajectories, WindowSpec, window_dataset
+from qwave.windows import PipelineConfig, Trajectories, WindowSpec, window_dataset
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -64,13 +64,8 @@ class TrainConfig:
 
     model: str = "hyperlinear"
     model_kwargs: dict = dataclasses.field(default_factory=dict)
-    data: str = "wide"  # "wide" (solver-made wide curriculum), "paper" (published grid), or "tfds:<config>"
+    data: str = "tfds:wide"  # "tfds:<config>" (built, or built on first use) or "curriculum:<config>" (simulated now)
     data_dir: str | None = None
-    n_potentials: int = 96
-    extra_potentials: int = 64
-    packets_per_potential: int = 4
-    data_seed: int = 0
-    v_scale: float = 14.0
     n_in: int = 4
     window: int = 23
     schedule: str = "uniform"
@@ -151,51 +146,10 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 
 
 def load_trajectories(cfg: TrainConfig, progress: bool = False) -> Trajectories:
-    """The training simulations named by ``cfg.data`` (see TrainConfig)."""
-    from qwave.grid import Grid
-    from qwave.trajectories import EXTRA_MIX, paper_curriculum
+    """The training simulations named by ``cfg.data``; a missing ``tfds:<config>`` is built first."""
+    from qwave.dataset_access import training_trajectories
 
-    if cfg.data == "wide":
-        parts = [_wide_part(cfg.n_potentials, cfg.packets_per_potential, cfg.data_seed, {}, progress)]
-        if cfg.extra_potentials:
-            parts.append(
-                _wide_part(cfg.extra_potentials, cfg.packets_per_potential, cfg.data_seed + 1, EXTRA_MIX, progress)
-            )
-        psi, pot, stage = (np.concatenate([p[k] for p in parts]) for k in range(3))
-        return Trajectories(psi, pot / cfg.v_scale, stage, STAGE_ORDER, cfg.v_scale)
-    if cfg.data == "paper":
-        return Trajectories.from_examples(paper_curriculum(Grid()), cfg.v_scale)
-    if cfg.data.startswith("tfds:"):
-        from qwave.dataset_access import curriculum_trajectories
-
-        return curriculum_trajectories(cfg.data.split(":", 1)[1], cfg.data_dir)
-    raise QwaveInputError(f"unknown data source {cfg.data!r}: use 'wide', 'paper' or 'tfds:<config>'")
-
-
-def _wide_part(n: int, packets: int, seed: int, mix: dict, progress: bool) -> tuple[np.ndarray, ...]:
-    """(psi, unscaled potential, stage) of one wide-curriculum part, simulated once and cached."""
-    from qwave.grid import Grid
-    from qwave.trajectories import wide_curriculum
-
-    tag = "".join(f"_{k[0]}{v:g}" for k, v in sorted(mix.items()))
-    cache = cache_dir() / f"wide_{n}x{packets}_seed{seed}{tag}.npz"
-    if not cache.is_file():
-        save_wide_cache(cache, wide_curriculum(Grid(), n, packets, seed=seed, progress=progress, **mix))
-    with np.load(cache) as z:
-        return z["psi"], z["potential"], z["stage"]
-
-
-def cache_dir() -> Path:
-    """Where simulated curricula are kept between runs: $QWAVE_CACHE or ~/.cache/qwave."""
-    return Path(os.environ.get("QWAVE_CACHE", Path.home() / ".cache" / "qwave"))
-
-
-def save_wide_cache(path: Path, examples: list[dict]) -> None:
-    """The simulated curriculum as psi / unscaled potential / stage arrays (a few GB is normal)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    traj = Trajectories.from_examples(examples, 1.0)
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, psi=traj.psi, potential=traj.potential, stage=traj.stage, stages=np.array(STAGE_ORDER))
+    return training_trajectories(cfg.data, cfg.data_dir, progress=progress, build=True)
 
 
 class Checkpoint(keras.callbacks.Callback):

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
+from qwave.curriculum import SCHEDULES
 from qwave.errors import QwaveInputError
 
-SCHEDULES = ("uniform", "staged", "anneal")
 STAGE_ORDER = ("free", "transmission", "tunnelling", "reflection")
 
 
@@ -45,13 +45,14 @@ class WindowSpec:
 @dataclasses.dataclass
 class Trajectories:
     """Simulations in memory: ``psi`` float32 (S, T, NX, 2), ``potential`` float32 (S, NX) already divided by
-    ``v_scale``, ``stage`` int32 (S,) indexing ``stages``."""
+    ``v_scale``, ``stage`` int32 (S,) indexing ``stages``, and (when known) the packets' ``e0`` (S,) in hartree."""
 
     psi: np.ndarray
     potential: np.ndarray
     stage: np.ndarray
     stages: tuple[str, ...]
     v_scale: float
+    e0: np.ndarray | None = None
 
     @property
     def n_sims(self) -> int:
@@ -59,20 +60,48 @@ class Trajectories:
 
     @classmethod
     def from_examples(
-        cls, examples: Sequence[dict], v_scale: float, stages: Sequence[str] = STAGE_ORDER
+        cls,
+        examples: Iterable[dict],
+        v_scale: float,
+        stages: Sequence[str] = STAGE_ORDER,
+        count: int | None = None,
     ) -> Trajectories:
-        """From example dicts (the dataset schema); examples of stages not in ``stages`` are dropped."""
+        """From example dicts (the dataset schema); examples of stages not in ``stages`` are dropped.
+
+        Examples are copied one by one into arrays allocated up front, so a stream (a TFDS split, the
+        solver's output) is never held twice in memory; ``count`` is an upper bound on a stream's length
+        (default ``len(examples)``).
+        """
         stages = tuple(stages)
-        keep = [e for e in examples if _text(e["stage"]) in stages]
-        if not keep:
+        count = len(examples) if count is None else int(count)
+        psi = potential = None
+        stage, e0 = np.zeros(count, np.int32), np.zeros(count, np.float32)
+        n = 0
+        for ex in examples:
+            name = _text(ex["stage"])
+            if name not in stages:
+                continue
+            if n == count:
+                raise QwaveInputError(f"more than the announced {count} examples")
+            if psi is None:
+                shape = np.shape(ex["psi"])
+                psi = np.empty((count, *shape), np.float32)
+                potential = np.empty((count, shape[1]), np.float32)
+            psi[n] = ex["psi"]
+            potential[n] = np.asarray(ex["potential"], np.float32) / v_scale
+            stage[n], e0[n] = stages.index(name), ex.get("e0", np.nan)
+            n += 1
+        if not n:
             raise QwaveInputError(f"no examples in stages {', '.join(stages)}")
-        return cls(
-            psi=np.stack([np.asarray(e["psi"], np.float32) for e in keep]),
-            potential=np.stack([np.asarray(e["potential"], np.float32) / v_scale for e in keep]),
-            stage=np.array([stages.index(_text(e["stage"])) for e in keep], np.int32),
-            stages=stages,
-            v_scale=float(v_scale),
-        )
+        return cls(psi[:n], potential[:n], stage[:n], stages, float(v_scale), e0[:n])
+
+    def subset(self, keep: np.ndarray) -> Trajectories:
+        """The simulations where ``keep`` (bool (S,)) is true (a copy, or ``self`` when all are kept)."""
+        keep = np.asarray(keep, bool)
+        if keep.all():
+            return self
+        e0 = None if self.e0 is None else self.e0[keep]
+        return Trajectories(self.psi[keep], self.potential[keep], self.stage[keep], self.stages, self.v_scale, e0)
 
 
 def _text(value) -> str:

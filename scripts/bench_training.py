@@ -2,7 +2,7 @@
 
     python scripts/bench_training.py --model gru --batch-size 1024 --steps 300
 
-Uses a handful of paper-grid simulations (the stream cost does not depend on how many).  For
+Uses a handful of the ``wide`` curriculum's simulations (the stream cost does not depend on how many).  For
 comparison: the paper's code ran ~17k windows/s on its laptop GPU (7.3 s per 1 000 steps of 128).
 """
 
@@ -13,10 +13,9 @@ import time
 import click
 import keras
 
-from qwave.grid import Grid
+from qwave import curriculum
 from qwave.models import MODELS, build_model
 from qwave.training import Throughput, TrainConfig, make_optimizer
-from qwave.trajectories import wide_curriculum
 from qwave.windows import PipelineConfig, Trajectories, WindowSpec, window_dataset
 
 
@@ -25,9 +24,12 @@ from qwave.windows import PipelineConfig, Trajectories, WindowSpec, window_datas
 @click.option("--batch-size", type=int, default=1024, show_default=True)
 @click.option("--steps", type=int, default=300, show_default=True, help="Measured steps (after a warm-up epoch).")
 @click.option("--jit/--no-jit", default=True, show_default=True)
-@click.option("--sims", type=int, default=4, show_default=True, help="Random barriers simulated (4 packets each).")
+@click.option("--sims", type=int, default=4, show_default=True, help="Landscapes simulated (4 packets each).")
 def main(model: str, batch_size: int, steps: int, jit: bool, sims: int) -> None:
-    traj = Trajectories.from_examples(wide_curriculum(Grid(), sims, 4, seed=0), 14.0)
+    spec = curriculum.WIDE
+    cases = [c for stage in curriculum.STAGES for c in curriculum.training_cases(spec)[stage]][: 4 * sims]
+    examples = [ex for _, ex in curriculum.iter_examples(spec.grid, cases, spec.chunk, progress=False)]
+    traj = Trajectories.from_examples(examples, spec.v_scale)
     cfg = PipelineConfig(batch_size=batch_size, noise=1e-3, phase=True, mirror=True)
     ds = window_dataset(traj, WindowSpec(), cfg)
     it = iter(ds)

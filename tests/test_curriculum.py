@@ -158,6 +158,54 @@ def test_splits_are_disjoint_and_keys_unique():
     assert len(keys) == len(set(keys)) == 2646 + 63 + 120
 
 
+def test_wide_landscapes_are_seeded_in_range_and_staged():
+    spec = curriculum.WIDE
+    cases = [c for stage in curriculum.STAGES for c in curriculum.training_cases(spec)[stage]]
+    assert len(cases) == 4 * sum(n for _, n in spec.landscapes) == 1056
+    assert len({c.key for c in cases}) == len(cases)
+    assert cases == [c for stage in curriculum.STAGES for c in curriculum.training_cases(spec)[stage]]
+    grid, lo, hi = spec.grid, 0.05 * spec.grid.lx, 0.95 * spec.grid.lx
+    assert all(lo <= c.x0 <= hi and 1.0 <= c.s0 <= 4.5 and 0.5 <= c.e0 <= 9.0 for c in cases)
+    families = {c.family for c in cases}
+    assert families == {"free", "barrier", "well", "rectangles"}
+    for case in cases[::7]:
+        v = case.potential(grid)
+        assert case.stage == curriculum.landscape_stage(grid, v, case.e0, case.s0, spec.reflection_max)
+        if case.family == "barrier":  # one rectangle: the estimate is the single-barrier rule itself
+            p = case.potential_params
+            bw = curriculum.width_on_grid(grid, p["width"], p["center"])
+            assert case.stage == curriculum.stage_of(case.e0, case.s0, p["height"], bw, spec.reflection_max)
+            assert 0.5 <= p["height"] <= 14 and 1.5 <= p["width"] <= 25 and abs(p["center"] - 50) <= 10
+        if case.family == "well":
+            assert case.stage == "transmission" and v.min() < 0
+        if case.family == "rectangles":
+            assert 2 <= len(case.potential_params["heights"]) <= 5
+    # each kind has its own stream: fewer multis leave the barriers unchanged
+    fewer = dataclasses.replace(spec, landscapes=(("barrier", 96), ("multi", 3)))
+    barriers = [c for c in curriculum.landscape_cases(fewer) if c.family == "barrier"]
+    assert barriers == [c for c in curriculum.landscape_cases(spec) if c.family == "barrier"]
+
+
+def test_landscape_stage_of_wells_and_free_space():
+    grid = Grid()
+    assert curriculum.landscape_stage(grid, np.zeros(grid.nx), 3.0, 2.0, 0.01) == "free"
+    well = -barrier(grid, 4.0, 10.0)
+    assert curriculum.landscape_stage(grid, well, 0.5, 2.0, 0.01) == "transmission"
+    tall = barrier(grid, 12.0, 20.0)
+    assert curriculum.landscape_stage(grid, tall, 2.0, 2.0, 0.01) == "reflection"
+    assert curriculum.landscape_stage(grid, tall, 12.5, 2.0, 0.01) == "transmission"
+
+
+def test_custom_config_landscapes():
+    spec = curriculum.spec_from_dict(
+        {"name": "mine", "base": "tiny", "landscapes": {"multi": 2, "well": 1, "packets": 2, "seed": 5}}
+    )
+    assert spec.landscapes == (("well", 1), ("multi", 2)) and spec.landscape_packets == 2
+    cases = [c for c in curriculum.landscape_cases(spec)]
+    assert len(cases) == 6 and {c.family for c in cases} == {"well", "rectangles"}
+    assert sum(len(v) for k, v in curriculum.validate(spec).items() if k in curriculum.STAGES) > 6
+
+
 def test_group_by_potential():
     cases = curriculum.splits(curriculum.DEMO)["reflection"]
     groups = curriculum.group_by_potential(cases, chunk=32)
@@ -228,6 +276,10 @@ def test_spec_from_dict_ranges_and_base():
         ({"name": "bad", "barrier": {"hieght": [1]}}, "unknown key(s) hieght"),
         ({"name": "bad", "tests": {"e0": [1]}}, "expected [low, high]"),
         ({"name": "demo"}, "taken by a built-in config"),
+        ({"name": "bad", "landscapes": {"hills": 3}}, "unknown key(s) hills"),
+        ({"name": "bad", "landscapes": {"multi": 2.5}}, "landscapes multi must be an integer"),
+        ({"name": "bad", "landscapes": {"multi": -1}}, "a count >= 0"),
+        ({"name": "bad", "landscapes": {"multi": 1, "packets": 0}}, "landscape packets must be >= 1"),
         ({"name": "2bad"}, "config name must be"),
     ],
 )

@@ -89,6 +89,13 @@ def test_every_family_builds_its_example(name):
         assert v.min() == -EXAMPLES["well"]["depth"]
 
 
+def test_rectangles_need_matching_lists():
+    v = make_potential("rectangles", GRID, heights=[2.0, 3.0], widths=4.0, centers=[40.0, 42.0])
+    assert v.max() == 5.0  # overlapping rectangles add up
+    with pytest.raises(QwaveInputError, match="one length"):
+        make_potential("rectangles", GRID, heights=[1.0, 2.0], widths=[1.0, 2.0, 3.0], centers=50.0)
+
+
 def test_paper_barrier_geometry():
     """0.5 (LX - BW) < x < 0.5 (LX + BW) at height BH; edge cells at EH."""
     v = make_potential("barrier", GRID, height=10.0, width=7.0, edge=3.0)

@@ -1,5 +1,6 @@
 """Insight experiments end to end on ``tiny``: probes, saliency, map, ablation, report."""
 
+import dataclasses
 import json
 
 import keras
@@ -12,6 +13,7 @@ from qwave.insight import ablation, locality
 from qwave.insight.probes import ProbeWindows, initial_frames, sample_windows
 from qwave.insight.symmetry import symmetry_errors, window_errors
 from qwave.models import build_model
+from qwave.windows import Trajectories
 
 
 class CopyLast(keras.Model):
@@ -76,27 +78,40 @@ def test_physical_reach():
 
 
 def test_ablation_variants_select_what_they_say():
-    spec = curriculum.TINY
+    spec = dataclasses.replace(curriculum.TINY, heights=(2.0, 3.0, 5.0), landscapes=(("barrier", 6), ("well", 2)))
     cases = [c for stage in curriculum.training_cases(spec).values() for c in stage]
-    examples = [{"stage": c.stage, "potential_params": c.params, "e0": c.e0} for c in cases]
-    assert not [e for e in ablation.select(examples, "no_tunnelling") if e["stage"] == "tunnelling"]
-    narrow = ablation.select(examples, "narrow_heights")
-    assert all(json.loads(e["potential_params"]).get("height", 2.0) in (2.0, 5.0, 10.0) for e in narrow)
-    assert all(e["e0"] <= 5 for e in ablation.select(examples, "low_energy"))
-    assert len(ablation.select(examples, "all")) == len(examples)
+    examples = [
+        {"stage": c.stage, "e0": c.e0, "potential": c.potential(spec.grid), "psi": np.zeros((2, spec.grid.nx, 2))}
+        for c in cases
+    ]
+    traj = Trajectories.from_examples(examples, spec.v_scale, curriculum.STAGES)
+    assert traj.n_sims == len(cases)
+    assert "tunnelling" in {c.stage for c in cases}
+    tunnelling = curriculum.STAGES.index("tunnelling")
+    assert not np.any(ablation.select(traj, "no_tunnelling").stage == tunnelling)
+    narrow = ablation.select(traj, "narrow_heights")
+    tops = set(np.round(narrow.potential.max(1) * spec.v_scale, 4))
+    assert all(t <= 0 or min(abs(t - h) for h in (2.0, 5.0, 10.0)) <= 0.5 for t in tops)
+    assert 3.0 not in tops and {0.0, 2.0, 5.0} <= tops  # grid heights, free space and wells
+    assert narrow.n_sims < traj.n_sims
+    assert np.all(ablation.select(traj, "low_energy").e0 <= 5)
+    assert ablation.select(traj, "all") is traj
+    assert ablation.select(traj, "schedule:anneal") is traj
     with pytest.raises(Exception, match="unknown ablation variant"):
-        ablation.select(examples, "no_gravity")
+        ablation.select(traj, "no_gravity")
 
 
 def test_ablation_runs_resumes_and_plots(tmp_path, tiny_test_cases):
+    from qwave.dataset_access import training_trajectories
     from qwave.training import TrainConfig
 
-    examples, v_scale = ablation.training_examples("curriculum:tiny")
+    traj = training_trajectories("curriculum:tiny")
+    v_scale = traj.v_scale
     base = TrainConfig(model="gru", steps=8, steps_per_epoch=4, batch_size=64, jit=False)
     families = {f: c for f, c in list(tiny_test_cases.items())[:3]}
     probes = sample_windows([c for cs in families.values() for c in cs], v_scale, n=32)
     results = ablation.run_ablation(
-        examples, v_scale, families, base, tmp_path, ["all", "no_free"], (0, 1), n_steps=8, probes=probes
+        traj, families, base, tmp_path, ["all", "no_free"], (0, 1), n_steps=8, probes=probes
     )
     assert set(results) == {"all", "no_free"} and set(results["all"]) == {"0", "1"}
     for by_seed in results.values():
@@ -105,12 +120,18 @@ def test_ablation_runs_resumes_and_plots(tmp_path, tiny_test_cases):
     history = json.loads((tmp_path / "all" / "seed0" / "symmetry_history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
     mtime = (tmp_path / "results.json").stat().st_mtime_ns
-    ablation.run_ablation(examples, v_scale, families, base, tmp_path, ["all", "no_free"], (0, 1), n_steps=8)
+    ablation.run_ablation(traj, families, base, tmp_path, ["all", "no_free"], (0, 1), n_steps=8)
     assert (tmp_path / "results.json").stat().st_mtime_ns == mtime  # nothing rerun
     table = ablation.summarize(results)
     ablation.plot_drops(tmp_path / "drops.png", table)
     assert (tmp_path / "drops.png").stat().st_size > 5000
     assert "± " in ablation.format_summary(table)
+    staged = ablation.run_ablation(traj, families, base, tmp_path, ["schedule:staged"], (0,), n_steps=8)
+    assert set(staged) == {"all", "no_free", "schedule:staged"}
+    assert (
+        json.loads((tmp_path / "schedule_staged" / "seed0" / "config.json").read_text())["train"]["schedule"]
+        == "staged"
+    )
 
 
 def test_report_quick_on_tiny(tiny_run, tmp_path):

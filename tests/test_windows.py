@@ -112,3 +112,24 @@ def test_phase_and_mirror_augmentation_preserve_density():
 def test_bad_window_rejected():
     with pytest.raises(QwaveInputError):
         WindowSpec(window=22)
+
+
+def test_trajectories_from_a_stream():
+    """A generator is copied example by example into arrays sized by ``count``; other stages are dropped."""
+    rng = np.random.default_rng(0)
+    examples = [
+        {"psi": rng.normal(size=(T, NX, 2)), "potential": np.full(NX, 7.0), "stage": stage, "e0": float(i)}
+        for i, stage in enumerate(["free", "test_well", b"reflection", "free"])
+    ]
+    traj = Trajectories.from_examples((e for e in examples), 14.0, count=4)
+    assert traj.n_sims == 3 and traj.psi.dtype == np.float32
+    np.testing.assert_array_equal(traj.stage, [0, 3, 0])
+    np.testing.assert_array_equal(traj.e0, [0.0, 2.0, 3.0])
+    np.testing.assert_allclose(traj.psi[1], examples[2]["psi"].astype(np.float32))
+    np.testing.assert_allclose(traj.potential, 0.5)
+    sub = traj.subset(traj.stage == 0)
+    assert sub.n_sims == 2 and np.array_equal(sub.e0, [0.0, 3.0])
+    with pytest.raises(QwaveInputError, match="more than the announced 2"):
+        Trajectories.from_examples(iter(examples), 14.0, count=2)
+    with pytest.raises(QwaveInputError, match="no examples"):
+        Trajectories.from_examples(examples[1:2], 14.0)

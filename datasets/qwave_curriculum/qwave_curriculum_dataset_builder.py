@@ -36,7 +36,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {
         "1.0.0": "Initial release: configs demo, full, tiny; stages free/transmission/tunnelling/reflection "
-        "and ten test families.",
+        "and ten test families.  Config wide (random landscapes, qwave's training curriculum) added later "
+        "without changing the others.",
     }
     BUILDER_CONFIGS = [QwaveCurriculumConfig.from_spec(spec) for spec in curriculum.SPECS.values()]
     DEFAULT_BUILDER_CONFIG_NAME = "demo"
@@ -97,7 +98,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             stages=list(curriculum.STAGES),
             stage_rule=(
                 "transmission: E0 > BH; tunnelling: E0 <= BH and packet-averaged plane-wave transmission "
-                f"T >= {spec.reflection_max}; reflection: E0 <= BH and T < {spec.reflection_max}; free: no potential"
+                f"T >= {spec.reflection_max}; reflection: E0 <= BH and T < {spec.reflection_max}; free: no potential. "
+                "Random landscapes (wells, several rectangles): E0 > max V is transmission (wells included), "
+                "otherwise the cells with V > E0 are judged as one rectangle of height max V"
             ),
             test_families=list(curriculum.TEST_FAMILIES),
             test_ranges={

@@ -40,7 +40,7 @@ def _int_list(ctx, param, value: str) -> list[int]:
     "--variants",
     default=",".join(VARIANTS),
     show_default=True,
-    help="Comma-separated.",
+    help="Comma-separated; also schedule:uniform, schedule:staged, schedule:anneal (all data, another schedule).",
 )
 @click.option("--seeds", default="0,1,2", show_default=True, callback=_int_list, help="Seeds per variant.")
 @click.option("--steps", type=int, default=20_000, show_default=True, help="Training steps per run.")
@@ -49,6 +49,7 @@ def _int_list(ctx, param, value: str) -> list[int]:
 @one_line_errors
 def ablate(run_dir, train_source, tests, data_dir, out_dir, variants, seeds, steps, cases, frames):
     """Retrain RUN_DIR's recipe without each curriculum part in turn; evaluate on every test family."""
+    from qwave.dataset_access import training_trajectories
     from qwave.evaluate import test_families
     from qwave.grid import Grid
     from qwave.insight import ablation
@@ -57,13 +58,14 @@ def ablate(run_dir, train_source, tests, data_dir, out_dir, variants, seeds, ste
     from qwave.training import TrainConfig
 
     model, _, config = load_run_model(run_dir)
-    examples, v_scale = ablation.training_examples(train_source, data_dir, progress=True)
+    traj = training_trajectories(train_source, data_dir, progress=True)
+    v_scale = traj.v_scale
     families = test_families(tests, Grid(), cases, data_dir)
     base = TrainConfig.from_dict(config["train"])
     base = dataclasses.replace(base, steps=steps, steps_per_epoch=min(base.steps_per_epoch, steps))
     probes = sample_windows([c for cs in families.values() for c in cs], v_scale, model.n_in, model.window, 256)
     results = ablation.run_ablation(
-        examples, v_scale, families, base, out_dir, [v for v in variants.split(",") if v], seeds, frames, probes, True
+        traj, families, base, out_dir, [v for v in variants.split(",") if v], seeds, frames, probes, True
     )
     table = ablation.summarize(results)
     ablation.plot_drops(out_dir / "ablation.png", table)

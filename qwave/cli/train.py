@@ -17,31 +17,13 @@ _D = TrainConfig()
 
 @click.command("train")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run directory.")
-@click.option("--data", default=_D.data, show_default=True, help="'wide', 'paper' or 'tfds:<config>'.")
-@click.option("--data-dir", default=None, help="TFDS data directory (for tfds:<config>).")
 @click.option(
-    "--potentials",
-    "n_potentials",
-    type=int,
-    default=_D.n_potentials,
+    "--data",
+    default=_D.data,
     show_default=True,
-    help="Random barriers in the 'wide' curriculum.",
+    help="'tfds:<config>' (a qwave_curriculum config, built on first use) or 'curriculum:<config>' (simulated now).",
 )
-@click.option(
-    "--packets",
-    "packets_per_potential",
-    type=int,
-    default=_D.packets_per_potential,
-    show_default=True,
-    help="Packets per barrier in the 'wide' curriculum.",
-)
-@click.option(
-    "--v-scale",
-    type=float,
-    default=_D.v_scale,
-    show_default=True,
-    help="Potential scale (hartree) for 'wide'/'paper'; tfds configs carry their own.",
-)
+@click.option("--data-dir", default=None, help="TFDS data directory (default: TFDS's).")
 @click.option("--model", type=click.Choice(list(MODELS)), default=_D.model, show_default=True)
 @click.option("--model-arg", "model_kwargs", multiple=True, callback=key_values, help="Model option KEY=VALUE.")
 @click.option("--window", type=int, default=_D.window, show_default=True, help="Window width (cells, odd).")

@@ -2,10 +2,12 @@
 
 Every variant trains the same model with the same budget and seeds on a subset of the curriculum:
 ``all`` (reference), ``no_<stage>`` for each stage (free propagation, over-barrier transmission,
-tunnelling, reflection), ``narrow_heights`` (barrier heights restricted to the paper's demo grid,
-BH in {2, 5, 10}), ``low_energy`` (E0 <= 5 hartree only) and ``no_augmentation`` (all data, no
-mirror/phase augmentation -- does teaching the symmetries help?).  Results are the test-family mean
-correlations per (variant, seed), saved after every run so an interrupted ablation resumes.
+tunnelling, reflection), ``narrow_heights`` (heights restricted to the paper's demo grid: landscapes
+whose top is within 0.5 hartree of BH = 2, 5 or 10, plus free and wells), ``low_energy`` (E0 <= 5
+hartree only) and ``no_augmentation`` (all data, no mirror/phase augmentation -- does teaching the
+symmetries help?).  ``schedule:<name>`` variants train on all data with another curriculum schedule.
+Results are the test-family mean correlations per (variant, seed), saved after every run so an
+interrupted ablation resumes.
 """
 
 from __future__ import annotations
@@ -15,69 +17,48 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qwave.curriculum import SCHEDULES
 from qwave.errors import QwaveInputError
 from qwave.grid import Grid
 
+if TYPE_CHECKING:
+    from qwave.windows import Trajectories
+
 STAGES = ("free", "transmission", "tunnelling", "reflection")
 VARIANTS = ("all", *(f"no_{s}" for s in STAGES), "narrow_heights", "low_energy", "no_augmentation")
+SCHEDULE_VARIANTS = tuple(f"schedule:{name}" for name in SCHEDULES)
+"""All data, trained with another curriculum schedule: the schedule comparison under the ablation's budget."""
 DEMO_HEIGHTS = (2.0, 5.0, 10.0)
+NARROW_BAND = 0.5  # hartree
+LOW_ENERGY = 5.0  # hartree
 
 
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def select(examples: Sequence[dict], variant: str) -> list[dict]:
-    """The training examples a variant keeps."""
-    if variant not in VARIANTS:
-        raise QwaveInputError(f"unknown ablation variant {variant!r}; choose from {', '.join(VARIANTS)}")
-    if variant.startswith("no_") and variant.removeprefix("no_") in STAGES:
-        stage = variant.removeprefix("no_")
-        return [e for e in examples if _text(e["stage"]) != stage]
-    if variant == "narrow_heights":
-        return [
-            e
-            for e in examples
-            if json.loads(_text(e["potential_params"])).get("height", DEMO_HEIGHTS[0]) in DEMO_HEIGHTS
-        ]
-    if variant == "low_energy":
-        return [e for e in examples if float(e["e0"]) <= 5.0]
-    return list(examples)
-
-
-def training_examples(source: str, data_dir: str | None = None, progress: bool = False) -> tuple[list[dict], float]:
-    """(training examples, v_scale) from ``tfds:<config>`` (built dataset) or ``curriculum:<config>`` (simulated)."""
-    from qwave import curriculum
-
-    kind, _, config = source.partition(":")
-    if kind == "tfds":
-        from qwave.dataset import get_builder, load
-        from qwave.dataset_access import _numpy_examples
-
-        builder = get_builder(config, data_dir)
-        examples = [
-            ex
-            for stage in STAGES
-            if stage in builder.info.splits
-            for ex in _numpy_examples(load(config, split=stage, data_dir=data_dir))
-        ]
-        return examples, float(builder.info.metadata["v_scale"])
-    if kind == "curriculum":
-        from qwave.dataset import resolve_spec
-
-        spec = curriculum.SPECS.get(config) or resolve_spec(config)
-        cases = [c for stage in STAGES for c in curriculum.training_cases(spec)[stage]]
-        examples = [ex for _, ex in curriculum.iter_examples(spec.grid, cases, spec.chunk, progress)]
-        return examples, float(spec.v_scale)
-    raise QwaveInputError(f"unknown training source {source!r}: use 'tfds:<config>' or 'curriculum:<config>'")
+def select(traj: Trajectories, variant: str) -> Trajectories:
+    """The training simulations a variant keeps."""
+    if variant not in VARIANTS + SCHEDULE_VARIANTS:
+        raise QwaveInputError(
+            f"unknown ablation variant {variant!r}; choose from {', '.join(VARIANTS + SCHEDULE_VARIANTS)}"
+        )
+    keep = np.ones(traj.n_sims, bool)
+    if variant.startswith("no_") and variant.removeprefix("no_") in traj.stages:
+        keep = traj.stage != traj.stages.index(variant.removeprefix("no_"))
+    elif variant == "narrow_heights":
+        top = traj.potential.max(axis=1) * traj.v_scale
+        near = np.min(np.abs(top[:, None] - np.array(DEMO_HEIGHTS)[None, :]), axis=1) <= NARROW_BAND
+        keep = (top <= 0) | near
+    elif variant == "low_energy":
+        if traj.e0 is None:
+            raise QwaveInputError("the low_energy variant needs the packets' E0 in the trajectories")
+        keep = traj.e0 <= LOW_ENERGY
+    return traj.subset(keep)
 
 
 def run_ablation(
-    examples: Sequence[dict],
-    v_scale: float,
+    traj: Trajectories,
     families: dict[str, Sequence[dict]],
     base,
     out_dir: str | os.PathLike,
@@ -94,13 +75,12 @@ def run_ablation(
     """
     from qwave.evaluate import evaluate
     from qwave.training import train, write_json
-    from qwave.windows import Trajectories
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    nx = int(np.asarray(examples[0]["psi"]).shape[1])
+    nx = int(traj.psi.shape[2])
     grid = Grid(nx=nx)
     plan = [(v, s) for v in variants for s in seeds if str(s) not in results.get(v, {})]
     if progress:
@@ -108,24 +88,26 @@ def run_ablation(
 
         plan = tqdm(plan, desc="ablation runs", unit="run")
     for variant, seed in plan:
-        kept = select(examples, variant)
-        if not kept:
+        kept = select(traj, variant)
+        if not kept.n_sims:
             raise QwaveInputError(f"ablation variant {variant!r} leaves no training examples")
         cfg = dataclasses.replace(base, seed=int(seed))
         if variant == "no_augmentation":
             cfg = dataclasses.replace(cfg, phase=False, mirror=False)
-        traj = Trajectories.from_examples(kept, v_scale, STAGES)
-        run_dir = out / variant / f"seed{seed}"
+        if variant in SCHEDULE_VARIANTS:
+            cfg = dataclasses.replace(cfg, schedule=variant.removeprefix("schedule:"))
+        run_dir = out / variant.replace(":", "_") / f"seed{seed}"
         callbacks = []
         if probes is not None:
             from qwave.insight.tracking import SymmetryTracker
 
             callbacks.append(SymmetryTracker(probes, run_dir / "symmetry_history.json"))
         if (run_dir / "checkpoint.keras").exists() and not (run_dir / "model.keras").exists():
-            model = train(cfg, run_dir, resume=True, verbose=0, traj=traj, extra_callbacks=callbacks)
+            model = train(cfg, run_dir, resume=True, verbose=0, traj=kept, extra_callbacks=callbacks)
         else:
-            model = train(cfg, run_dir, verbose=0, traj=traj, extra_callbacks=callbacks)
-        rows = evaluate(model, families, v_scale, grid, n_steps=n_steps)["rows"]
+            model = train(cfg, run_dir, verbose=0, traj=kept, extra_callbacks=callbacks)
+        del kept  # one variant's data in memory at a time
+        rows = evaluate(model, families, traj.v_scale, grid, n_steps=n_steps)["rows"]
         results.setdefault(variant, {})[str(seed)] = {f: r["mean_corr"] for f, r in rows.items()}
         write_json(results_path, results)
     return results

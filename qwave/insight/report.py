@@ -219,15 +219,16 @@ def build_report(
     if train_source is not None or ablation_dir is not None:
         abl_dir = Path(ablation_dir) if ablation_dir else out / "ablation"
         if train_source is not None:
-            examples, v_abl = ablation.training_examples(train_source, data_dir, progress)
+            from qwave.dataset_access import training_trajectories
+
+            traj = training_trajectories(train_source, data_dir, progress)
             base = TrainConfig.from_dict(config["train"])
             base = dataclasses.replace(
                 base, steps=budget.ablation_steps, steps_per_epoch=min(base.steps_per_epoch, budget.ablation_steps)
             )
             abl_families = {f: c[: budget.ablation_cases_per_family] for f, c in families.items()}
             ablation.run_ablation(
-                examples,
-                v_abl,
+                traj,
                 abl_families,
                 base,
                 abl_dir,
