@@ -152,6 +152,17 @@ def load_trajectories(cfg: TrainConfig, progress: bool = False) -> Trajectories:
     return training_trajectories(cfg.data, cfg.data_dir, progress=progress, build=True)
 
 
+def training_ranges(traj: Trajectories) -> dict[str, list[float]]:
+    """[min, max] of the packets' E0 and of the barrier tops (max V > 0), in hartree, of the training data."""
+    out = {}
+    if traj.e0 is not None and np.isfinite(traj.e0).all():
+        out["e0"] = [float(traj.e0.min()), float(traj.e0.max())]
+    tops = traj.potential.max(axis=1) * traj.v_scale
+    if np.any(tops > 0):
+        out["height"] = [float(tops[tops > 0].min()), float(tops.max())]
+    return out
+
+
 class Checkpoint(keras.callbacks.Callback):
     """Every ``every`` epochs: checkpoint.keras (with optimizer) then checkpoint.json {epoch}, both atomic."""
 
@@ -223,6 +234,7 @@ def train(
                 "v_scale": traj.v_scale,
                 "stages": list(traj.stages),
                 "n_sims": traj.n_sims,
+                "ranges": training_ranges(traj),
                 "n_frames": int(traj.psi.shape[1]),
                 "nx": int(traj.psi.shape[2]),
             },

@@ -53,7 +53,9 @@ def test_short_training_on_tfds_tiny_lowers_loss(tiny_tfds, tmp_path):
         model="gru", data="tfds:tiny", data_dir=tiny_tfds, steps=120, steps_per_epoch=40, batch_size=256, lr=3e-3
     )
     train(cfg, tmp_path / "run", verbose=0)
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["v_scale"] == 10.0  # from the dataset metadata
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["v_scale"] == 10.0  # from the dataset metadata
+    assert saved["ranges"] == {"e0": [1.0, 6.0], "height": [2.0, 5.0]}  # tiny: E0 in {1, 3, 6}, BH in {2, 5}
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert history["loss"][-1] < 0.5 * history["loss"][0]
     for name in ("config.json", "checkpoint.keras", "checkpoint.json", "model.keras", "history.csv"):

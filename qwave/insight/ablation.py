@@ -70,8 +70,8 @@ def run_ablation(
 ) -> dict:
     """Train every (variant, seed) with ``base`` (a TrainConfig) and evaluate on ``families``.
 
-    Writes ``results.json`` in ``out_dir`` after each run: {variant: {seed: {family: mean corr}}}, and
-    each run's directory ``<variant>/seed<k>``.  Finished runs are skipped on a rerun.
+    Writes ``settings.json`` (budget), ``results.json`` after each run: {variant: {seed: {family: mean
+    corr}}}, and each run's directory ``<variant>/seed<k>``.  Finished runs are skipped on a rerun.
     """
     from qwave.evaluate import evaluate
     from qwave.training import train, write_json
@@ -82,6 +82,14 @@ def run_ablation(
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     nx = int(traj.psi.shape[2])
     grid = Grid(nx=nx)
+    settings = {
+        "steps": base.steps,
+        "frames": n_steps,
+        "cases_per_family": min(len(c) for c in families.values()),
+        "model": base.model,
+        "training_sims": traj.n_sims,
+    }
+    write_json(out / "settings.json", settings)
     plan = [(v, s) for v in variants for s in seeds if str(s) not in results.get(v, {})]
     if progress:
         from tqdm.auto import tqdm

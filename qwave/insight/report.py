@@ -238,14 +238,18 @@ def build_report(
                 progress=progress,
             )
         results = json.loads((abl_dir / "results.json").read_text())
+        settings_path = abl_dir / "settings.json"
+        settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
+        seeds = sorted({int(s) for by_seed in results.values() for s in by_seed})
         table = ablation.summarize(results)
         ablation.plot_drops(out / "ablation.png", table)
         lines += [
             "## Relative importance of physical processes",
             "",
-            f"Each variant retrained for {budget.ablation_steps} steps with seeds {list(budget.ablation_seeds)}, "
-            f"evaluated on {budget.ablation_cases_per_family} case(s) per family over "
-            f"{min(budget.ablation_frames, frames)} frames; mean correlation, mean ± std over seeds:",
+            f"Each variant retrained for {settings.get('steps', '?')} steps with seeds {seeds} on "
+            f"{settings.get('training_sims', '?')} training simulations (or the variant's subset), evaluated on "
+            f"{settings.get('cases_per_family', '?')} case(s) per family over {settings.get('frames', '?')} frames; "
+            "mean correlation, mean ± std over seeds:",
             "",
             ablation.format_summary(table),
             "",
@@ -255,7 +259,7 @@ def build_report(
         lines += _ablation_conclusions(table)
         hist = {}
         for label in ("all", "no_augmentation"):
-            path = abl_dir / label / f"seed{budget.ablation_seeds[0]}" / "symmetry_history.json"
+            path = abl_dir / label / f"seed{seeds[0]}" / "symmetry_history.json"
             if path.is_file():
                 hist[label] = json.loads(path.read_text())
         if hist:
@@ -296,7 +300,8 @@ def _ablation_conclusions(table: dict) -> list[str]:
         hurt = [f for f in row if f != "overall" and ref[f][0] - row[f][0] > 2 * np.hypot(ref[f][1], row[f][1])]
         helped = [f for f in row if f != "overall" and row[f][0] - ref[f][0] > 2 * np.hypot(ref[f][1], row[f][1])]
         if hurt:
-            out.append(f"- Without `{variant.removeprefix('no_')}` the forecast is worse on: {', '.join(hurt)}.")
+            what = f"Without `{variant.removeprefix('no_')}`" if variant.startswith("no_") else f"With `{variant}`"
+            out.append(f"- {what} the forecast is worse on: {', '.join(hurt)}.")
         if helped:
             out.append(f"- `{variant}` is better on: {', '.join(helped)}.")
     return out or ["- No variant differs from the full curriculum beyond 2 sigma of the seed spread at this budget."]
