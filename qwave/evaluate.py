@@ -183,9 +183,12 @@ def save_comparison(path: Path, case: dict, pred: np.ndarray, n_in: int, grid: G
     plt.close(fig)
 
 
-def test_families(source: str, grid: Grid, n_per_family: int = 2, data_dir: str | None = None) -> dict[str, list[dict]]:
+def test_families(
+    source: str, grid: Grid, n_per_family: int | None = 2, data_dir: str | None = None
+) -> dict[str, list[dict]]:
     """Test cases by family: ``curriculum:<config>`` (the config's held-out cases, simulated now), ``tfds:<config>``
-    (its built test splits) or ``solver`` (cases in the paper's ranges, :func:`qwave.trajectories.test_cases`)."""
+    (its built test splits) or ``solver`` (cases in the paper's ranges, :func:`qwave.trajectories.test_cases`).
+    ``n_per_family`` None: every case of the source (12 for ``solver``)."""
     if source.startswith("curriculum:"):
         from qwave.dataset_access import simulated_test_examples
 
@@ -193,7 +196,7 @@ def test_families(source: str, grid: Grid, n_per_family: int = 2, data_dir: str 
     if source == "solver":
         from qwave.trajectories import TEST_FAMILIES, test_cases
 
-        return {f: test_cases(grid, f, n=n_per_family) for f in TEST_FAMILIES}
+        return {f: test_cases(grid, f, n=n_per_family or 12) for f in TEST_FAMILIES}
     if source.startswith("tfds:"):
         from qwave.dataset_access import test_examples
 
@@ -227,7 +230,7 @@ def evaluate_path(
         if not config.is_file():
             raise QwaveInputError(f"no config.json beside {path}: give --v-scale")
         v_scale = float(json.loads(config.read_text())["v_scale"])
-    families = test_families(tests, Grid(), n_per_family or 10**6, data_dir)
+    families = test_families(tests, Grid(), n_per_family, data_dir)
     nx = int(np.asarray(next(iter(families.values()))[0]["psi"]).shape[1])
     grid = Grid(nx=nx)
     result = evaluate(model, families, v_scale, grid, n_steps, sigma, stride, renormalize, batch, progress, v_clip)

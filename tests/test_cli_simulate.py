@@ -103,3 +103,24 @@ def test_simulate_runs_where_tensorflow_cannot_be_imported(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert (tmp_path / "a.npz").is_file()
+
+
+def test_top_level_help_lists_every_command_without_tensorflow():
+    """`qwave --help` reads the command list from COMMANDS instead of importing every command."""
+    import subprocess
+    import sys
+
+    from qwave.cli import COMMANDS
+
+    code = (
+        "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None\n"
+        "from qwave.cli import main\n"
+        "main(['--help'])\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    for name in COMMANDS:
+        assert f"  {name} " in res.stdout
+    for name, (target, _) in COMMANDS.items():  # every entry points at a real click command
+        module, attr = target.split(":")
+        assert attr in vars(__import__(module, fromlist=[attr])), name

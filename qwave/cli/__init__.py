@@ -9,18 +9,21 @@ import importlib
 
 import click
 
-# name -> "module:attribute"; a subcommand's module is imported only when that command runs (or for
-# --help), so `qwave simulate` and `qwave dataset` never load TensorFlow.
+# name -> ("module:attribute", one-line help); a subcommand's module is imported only when that command
+# runs or shows its own help, so `qwave --help`, `qwave simulate` and `qwave dataset` never load TensorFlow.
 COMMANDS = {
-    "simulate": "qwave.cli.simulate:simulate",
-    "dataset": "qwave.cli.dataset:dataset",
-    "train": "qwave.cli.train:train",
-    "evaluate": "qwave.cli.evaluate:evaluate",
-    "export": "qwave.cli.export:export",
-    "predict": "qwave.cli.predict:predict",
-    "ablate": "qwave.cli.insight:ablate",
-    "probe": "qwave.cli.insight:probe",
-    "report": "qwave.cli.insight:report",
+    "simulate": ("qwave.cli.simulate:simulate", "Run the teacher: Gaussian packets in a potential -> .npz (+ PNG)."),
+    "dataset": ("qwave.cli.dataset:dataset", "The curriculum as a TFDS dataset: build, info, plot."),
+    "train": ("qwave.cli.train:train", "Train an emulator on curriculum windows (Keras fit, checkpoints, resume)."),
+    "evaluate": (
+        "qwave.cli.evaluate:evaluate",
+        "Evaluate an emulator on every test family (tables, curves, pictures).",
+    ),
+    "export": ("qwave.cli.export:export", "Export a model: model.keras, SavedModel, window.onnx, step.onnx."),
+    "predict": ("qwave.cli.predict:predict", "Forecast with step.onnx in ONNX Runtime (optionally vs. the solver)."),
+    "ablate": ("qwave.cli.insight:ablate", "Retrain without each curriculum part in turn; evaluate everywhere."),
+    "probe": ("qwave.cli.insight:probe", "Probe a trained emulator: symmetries, locality, generalisation."),
+    "report": ("qwave.cli.insight:report", "Assemble every insight experiment into report.md with figures."),
 }
 
 
@@ -33,8 +36,13 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
-        module, attr = COMMANDS[name].split(":")
+        module, attr = COMMANDS[name][0].split(":")
         return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from ``COMMANDS`` alone (importing every command would load TensorFlow)."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, short) in COMMANDS.items()])
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
