@@ -97,6 +97,7 @@ def test_ablation_variants_select_what_they_say():
     assert np.all(ablation.select(traj, "low_energy").e0 <= 5)
     assert ablation.select(traj, "all") is traj
     assert ablation.select(traj, "schedule:anneal") is traj
+    assert ablation.select(traj, "model:linear") is traj
     with pytest.raises(Exception, match="unknown ablation variant"):
         ablation.select(traj, "no_gravity")
 

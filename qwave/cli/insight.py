@@ -40,7 +40,7 @@ def _int_list(ctx, param, value: str) -> list[int]:
     "--variants",
     default=",".join(VARIANTS),
     show_default=True,
-    help="Comma-separated; also schedule:uniform, schedule:staged, schedule:anneal (all data, another schedule).",
+    help="Comma-separated; also schedule:<uniform|staged|anneal> and model:<name> (all data, another one).",
 )
 @click.option("--seeds", default="0,1,2", show_default=True, callback=_int_list, help="Seeds per variant.")
 @click.option("--steps", type=int, default=20_000, show_default=True, help="Training steps per run.")

@@ -5,7 +5,8 @@ Every variant trains the same model with the same budget and seeds on a subset o
 tunnelling, reflection), ``narrow_heights`` (heights restricted to the paper's demo grid: landscapes
 whose top is within 0.5 hartree of BH = 2, 5 or 10, plus free and wells), ``low_energy`` (E0 <= 5
 hartree only) and ``no_augmentation`` (all data, no mirror/phase augmentation -- does teaching the
-symmetries help?).  ``schedule:<name>`` variants train on all data with another curriculum schedule.
+symmetries help?).  ``schedule:<name>`` and ``model:<name>`` variants train on all data with another
+curriculum schedule or another model (the schedule and model comparisons, under the same budget).
 Results are the test-family mean correlations per (variant, seed), saved after every run so an
 interrupted ablation resumes.
 """
@@ -39,9 +40,10 @@ LOW_ENERGY = 5.0  # hartree
 
 def select(traj: Trajectories, variant: str) -> Trajectories:
     """The training simulations a variant keeps."""
-    if variant not in VARIANTS + SCHEDULE_VARIANTS:
+    if variant not in VARIANTS + SCHEDULE_VARIANTS and not variant.startswith("model:"):
         raise QwaveInputError(
-            f"unknown ablation variant {variant!r}; choose from {', '.join(VARIANTS + SCHEDULE_VARIANTS)}"
+            f"unknown ablation variant {variant!r}; choose from {', '.join(VARIANTS + SCHEDULE_VARIANTS)} "
+            "or model:<name>"
         )
     keep = np.ones(traj.n_sims, bool)
     if variant.startswith("no_") and variant.removeprefix("no_") in traj.stages:
@@ -104,6 +106,8 @@ def run_ablation(
             cfg = dataclasses.replace(cfg, phase=False, mirror=False)
         if variant in SCHEDULE_VARIANTS:
             cfg = dataclasses.replace(cfg, schedule=variant.removeprefix("schedule:"))
+        if variant.startswith("model:"):
+            cfg = dataclasses.replace(cfg, model=variant.removeprefix("model:"), model_kwargs={})
         run_dir = out / variant.replace(":", "_") / f"seed{seed}"
         callbacks = []
         if probes is not None:
