@@ -53,6 +53,8 @@ class Trajectories:
     stages: tuple[str, ...]
     v_scale: float
     e0: np.ndarray | None = None
+    # The TF copies of psi and potential, made once and shared by every pipeline built on these trajectories.
+    _tensors: tuple = dataclasses.field(default=(), repr=False, compare=False)
 
     @property
     def n_sims(self) -> int:
@@ -185,8 +187,9 @@ def window_dataset(
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
     present = tf.constant(counts > 0)
 
-    psi_flat = tf.constant(traj.psi.reshape(-1, 2))
-    pot_flat = tf.constant(traj.potential.reshape(-1))
+    if not traj._tensors:  # TF copies the arrays into its own allocator: once per Trajectories, not per pipeline
+        traj._tensors = (tf.constant(traj.psi.reshape(-1, 2)), tf.constant(traj.potential.reshape(-1)))
+    psi_flat, pot_flat = traj._tensors
     t_over_idx, t_under_idx = tf.constant(over_idx), tf.constant(under_idx)
     t_over_n = tf.constant(over_n)
     t_under_n = tf.constant(under_n)

@@ -118,11 +118,23 @@ def run_ablation(
             model = train(cfg, run_dir, resume=True, verbose=0, traj=kept, extra_callbacks=callbacks)
         else:
             model = train(cfg, run_dir, verbose=0, traj=kept, extra_callbacks=callbacks)
-        del kept  # one variant's data in memory at a time
+        del kept
         rows = evaluate(model, families, traj.v_scale, grid, n_steps=n_steps)["rows"]
+        del model
+        _release()  # one variant's data (and its TF copy) in memory at a time
         results.setdefault(variant, {})[str(seed)] = {f: r["mean_corr"] for f, r in rows.items()}
         write_json(results_path, results)
     return results
+
+
+def _release() -> None:
+    """Free the finished run's graphs, pipelines and their TF copies of the data (held in reference cycles)."""
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
 
 
 def summarize(results: dict) -> dict:
