@@ -92,7 +92,8 @@ def run_ablation(
         "training_sims": traj.n_sims,
     }
     write_json(out / "settings.json", settings)
-    plan = [(v, s) for v in variants for s in seeds if str(s) not in results.get(v, {})]
+    # seed-major: an interrupted ablation has every variant at the first seeds
+    plan = [(v, s) for s in seeds for v in variants if str(s) not in results.get(v, {})]
     if progress:
         from tqdm.auto import tqdm
 
