@@ -155,10 +155,10 @@ def load_trajectories(cfg: TrainConfig, progress: bool = False) -> Trajectories:
 
 def training_ranges(traj: Trajectories) -> dict[str, list[float]]:
     """[min, max] of the packets' E0 and of the barrier tops (max V > 0), in hartree, of the training data."""
-    out = {}
-    if traj.e0 is not None and np.isfinite(traj.e0).all():
-        out["e0"] = [float(traj.e0.min()), float(traj.e0.max())]
-    tops = traj.potential.max(axis=1) * traj.v_scale
+    out, idx = {}, traj.index
+    if traj.e0 is not None and np.isfinite(traj.e0[idx]).all():
+        out["e0"] = [float(traj.e0[idx].min()), float(traj.e0[idx].max())]
+    tops = traj.potential[idx].max(axis=1) * traj.v_scale
     if np.any(tops > 0):
         out["height"] = [float(tops[tops > 0].min()), float(tops.max())]
     return out

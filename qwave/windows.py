@@ -53,12 +53,18 @@ class Trajectories:
     stages: tuple[str, ...]
     v_scale: float
     e0: np.ndarray | None = None
-    # The TF copies of psi and potential, made once and shared by every pipeline built on these trajectories.
-    _tensors: tuple = dataclasses.field(default=(), repr=False, compare=False)
+    active: np.ndarray | None = None  # bool (S,): the simulations training draws from (None: all)
+    # TF's copies of psi and potential, made once and shared by every pipeline and every subset.
+    _tensors: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def index(self) -> np.ndarray:
+        """Indices of the active simulations."""
+        return np.arange(self.psi.shape[0]) if self.active is None else np.flatnonzero(self.active)
 
     @property
     def n_sims(self) -> int:
-        return self.psi.shape[0]
+        return len(self.index)
 
     @classmethod
     def from_examples(
@@ -98,12 +104,13 @@ class Trajectories:
         return cls(psi[:n], potential[:n], stage[:n], stages, float(v_scale), e0[:n])
 
     def subset(self, keep: np.ndarray) -> Trajectories:
-        """The simulations where ``keep`` (bool (S,)) is true (a copy, or ``self`` when all are kept)."""
+        """The same arrays with only the simulations where ``keep`` (bool (S,)) is true active: no copy, and
+        the TF copy of the data is shared, so ablation variants cost no memory."""
         keep = np.asarray(keep, bool)
         if keep.all():
             return self
-        e0 = None if self.e0 is None else self.e0[keep]
-        return Trajectories(self.psi[keep], self.potential[keep], self.stage[keep], self.stages, self.v_scale, e0)
+        active = keep if self.active is None else keep & self.active
+        return dataclasses.replace(self, active=active, _tensors=self._tensors)
 
 
 def _text(value) -> str:
@@ -181,15 +188,16 @@ def window_dataset(
     over = overlap_mask(traj.potential, spec.half)
     over_idx, over_n = _index_table(over)
     under_idx, under_n = _index_table(~over)
-    order = np.argsort(traj.stage, kind="stable").astype(np.int32)
+    active = traj.index
+    order = active[np.argsort(traj.stage[active], kind="stable")].astype(np.int32)
     n_stages = len(traj.stages)
-    counts = np.bincount(traj.stage, minlength=n_stages).astype(np.int32)
+    counts = np.bincount(traj.stage[active], minlength=n_stages).astype(np.int32)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
     present = tf.constant(counts > 0)
 
-    if not traj._tensors:  # TF copies the arrays into its own allocator: once per Trajectories, not per pipeline
-        traj._tensors = (tf.constant(traj.psi.reshape(-1, 2)), tf.constant(traj.potential.reshape(-1)))
-    psi_flat, pot_flat = traj._tensors
+    if not traj._tensors:  # TF copies the arrays into its own allocator: once, not per pipeline or subset
+        traj._tensors.update(psi=tf.constant(traj.psi.reshape(-1, 2)), v=tf.constant(traj.potential.reshape(-1)))
+    psi_flat, pot_flat = traj._tensors["psi"], traj._tensors["v"]
     t_over_idx, t_under_idx = tf.constant(over_idx), tf.constant(under_idx)
     t_over_n = tf.constant(over_n)
     t_under_n = tf.constant(under_n)
@@ -251,7 +259,7 @@ def window_dataset(
 
 def stage_fractions(traj: Trajectories, schedule: str, total_steps: int, at: Sequence[float]) -> np.ndarray:
     """The schedule's stage weights (restricted to stages present) at the given progress points; (len(at), S)."""
-    present = np.bincount(traj.stage, minlength=len(traj.stages)) > 0
+    present = np.bincount(traj.stage[traj.index], minlength=len(traj.stages)) > 0
     out = []
     for p in at:
         w = schedule_weights(schedule, len(traj.stages), tf.constant(p)).numpy() * present

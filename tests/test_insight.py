@@ -88,13 +88,15 @@ def test_ablation_variants_select_what_they_say():
     assert traj.n_sims == len(cases)
     assert "tunnelling" in {c.stage for c in cases}
     tunnelling = curriculum.STAGES.index("tunnelling")
-    assert not np.any(ablation.select(traj, "no_tunnelling").stage == tunnelling)
+    no_tunnelling = ablation.select(traj, "no_tunnelling")
+    assert not np.any(no_tunnelling.stage[no_tunnelling.index] == tunnelling)
     narrow = ablation.select(traj, "narrow_heights")
-    tops = set(np.round(narrow.potential.max(1) * spec.v_scale, 4))
+    tops = set(np.round(narrow.potential[narrow.index].max(1) * spec.v_scale, 4))
     assert all(t <= 0 or min(abs(t - h) for h in (2.0, 5.0, 10.0)) <= 0.5 for t in tops)
     assert 3.0 not in tops and {0.0, 2.0, 5.0} <= tops  # grid heights, free space and wells
     assert narrow.n_sims < traj.n_sims
-    assert np.all(ablation.select(traj, "low_energy").e0 <= 5)
+    low = ablation.select(traj, "low_energy")
+    assert np.all(low.e0[low.index] <= 5) and low.n_sims < traj.n_sims
     assert ablation.select(traj, "all") is traj
     assert ablation.select(traj, "schedule:anneal") is traj
     assert ablation.select(traj, "model:linear") is traj

@@ -128,8 +128,19 @@ def test_trajectories_from_a_stream():
     np.testing.assert_allclose(traj.psi[1], examples[2]["psi"].astype(np.float32))
     np.testing.assert_allclose(traj.potential, 0.5)
     sub = traj.subset(traj.stage == 0)
-    assert sub.n_sims == 2 and np.array_equal(sub.e0, [0.0, 3.0])
+    assert sub.n_sims == 2 and np.array_equal(sub.e0[sub.index], [0.0, 3.0]) and sub.psi is traj.psi
+    assert traj.subset(traj.stage == 3).subset(traj.stage == 0).n_sims == 0
     with pytest.raises(QwaveInputError, match="more than the announced 2"):
         Trajectories.from_examples(iter(examples), 14.0, count=2)
     with pytest.raises(QwaveInputError, match="no examples"):
         Trajectories.from_examples(examples[1:2], 14.0)
+
+
+def test_subset_draws_only_active_simulations():
+    """Windows of a subset come only from its active simulations (Im psi encodes the simulation)."""
+    traj = _labelled(stage=[0, 1, 2])
+    sub = traj.subset(np.array([True, False, True]))
+    _, y = _batch(sub)
+    sims = set(np.unique(np.floor(y[..., 1] / 100)).astype(int).tolist())
+    assert sims == {0, 2}
+    assert sub._tensors is traj._tensors and "psi" in traj._tensors  # one TF copy for both

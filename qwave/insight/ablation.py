@@ -45,7 +45,7 @@ def select(traj: Trajectories, variant: str) -> Trajectories:
             f"unknown ablation variant {variant!r}; choose from {', '.join(VARIANTS + SCHEDULE_VARIANTS)} "
             "or model:<name>"
         )
-    keep = np.ones(traj.n_sims, bool)
+    keep = np.ones(len(traj.stage), bool)
     if variant.startswith("no_") and variant.removeprefix("no_") in traj.stages:
         keep = traj.stage != traj.stages.index(variant.removeprefix("no_"))
     elif variant == "narrow_heights":
