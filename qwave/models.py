@@ -143,7 +143,9 @@ class HyperLinearEmulator(Emulator):
     frame is a complex-linear operator that depends only on the potential.  ``basis`` learned complex
     operators A_m (n_in*W cells -> W cells) are mixed per output cell by complex coefficients c_m(V)
     from a small MLP of the window's V.  Phase equivariance and scale equivariance are exact; at
-    initialisation the model copies the last frame (A_0 = copy, c_0 = 1).
+    initialisation the model copies the last frame (A_0 = copy, c_0 = 1).  ``predict_box`` evaluates the
+    same map for every window of a periodic box at once, and ``operator_matrices`` / ``box_coefficients``
+    expose its two factors (``qwave.rollout`` builds the whole blended step from them once per rollout).
     """
 
     def __init__(self, basis: int = 8, hidden: int = 48, hyper: str = "mlp", kernel: int = 7, **kwargs):
@@ -203,6 +205,60 @@ class HyperLinearEmulator(Emulator):
         y_re = ops.sum(c_re * b_re - c_im * b_im, axis=1)
         y_im = ops.sum(c_re * b_im + c_im * b_re, axis=1)
         return ops.stack([y_re, y_im], -1)
+
+    # --- the same map at every window centre of a periodic box at once (qwave.rollout.WholeBoxStep) -------
+
+    def operator_matrices(self) -> tuple:
+        """The psi part as two real matrices (W * n_in * 2, W * basis): a cell-major window, rows ordered (cell i,
+        frame t, [Re, Im] psi), maps to Re (first matrix) and Im (second) of (A_m psi)[k], columns (k, m)."""
+        w, m = self.window, self.basis
+        a_re = ops.transpose(ops.reshape(self.a_re, (m, self.n_in, w, w)), (2, 1, 3, 0))  # (i, t, k, m)
+        a_im = ops.transpose(ops.reshape(self.a_im, (m, self.n_in, w, w)), (2, 1, 3, 0))
+        rows = w * self.n_in * 2
+        op_re = ops.reshape(ops.stack([a_re, -a_im], 2), (rows, w * m))
+        op_im = ops.reshape(ops.stack([a_im, a_re], 2), (rows, w * m))
+        return op_re, op_im
+
+    def box_coefficients(self, v, stride: int = 1) -> tuple:
+        """c(V) for the windows centred at cells 0, stride, 2 stride, ... of a periodic box.  ``v`` (B, NX) is the
+        last input frame's V / v_scale.  Returns Re and Im of c, each (B * NX / stride, W * basis), rows (case,
+        centre), columns (output cell k, m).  For ``hyper="mlp"`` the first layer runs as a strided convolution
+        over the box instead of on gathered windows."""
+        w, m, half = self.window, self.basis, self.window // 2
+        nx = int(v.shape[-1])
+        vpad = ops.concatenate([v[:, nx - half :], v, v[:, :half]], 1)  # vpad[p] = v[p - half]
+        if self.hyper == "mlp":
+            kernel = ops.reshape(self.h1.kernel, (w, 1, self.hidden))
+            h = ops.conv(vpad[..., None], kernel, strides=stride, padding="valid") + self.h1.bias
+            h = self.h2(ops.reshape(self.h1.activation(h), (-1, self.hidden)))
+            # coef's columns are (m, k, [Re, Im]): reorder its kernel and bias rather than every output
+            k_ri = ops.transpose(ops.reshape(self.coef.kernel, (self.hidden, m, w, 2)), (3, 0, 2, 1))
+            b_ri = ops.transpose(ops.reshape(self.coef.bias, (m, w, 2)), (2, 1, 0))
+            c_re = ops.matmul(h, ops.reshape(k_ri[0], (self.hidden, w * m))) + ops.reshape(b_ri[0], (w * m,))
+            c_im = ops.matmul(h, ops.reshape(k_ri[1], (self.hidden, w * m))) + ops.reshape(b_ri[1], (w * m,))
+            return c_re, c_im
+        cells = np.arange(0, nx, stride)[:, None] + np.arange(w)[None, :]  # into vpad
+        vwin = ops.reshape(ops.take(vpad, cells.astype(np.int32), axis=1), (-1, w, 1))
+        c = ops.reshape(self.coef(self.h2(self.h1(vwin))), (-1, w, m, 2))
+        return ops.reshape(c[..., 0], (-1, w * m)), ops.reshape(c[..., 1], (-1, w * m))
+
+    def predict_box(self, psi, v, stride: int = 1):
+        """``call`` on every window centred at cells 0, stride, 2 stride, ... of a periodic box, at once, from
+        a cell-major table: ``psi`` (B, NX, n_in * 2) holds each cell's [Re, Im] psi for the input frames,
+        oldest first; ``v`` (B, NX) is the last frame's V / v_scale.  Returns (B, 2, NX / stride, W): Re and Im
+        of the next frame in each window (no window gather of V, no re/im interleaving: two matmuls each for
+        A psi and c, and an elementwise complex combine)."""
+        w, m, half = self.window, self.basis, self.window // 2
+        nx = int(psi.shape[1])
+        n_centres = nx // stride
+        cells = (np.arange(0, nx, stride)[:, None] + np.arange(-half, half + 1)[None, :]) % nx
+        win = ops.reshape(ops.take(psi, cells.astype(np.int32), axis=1), (-1, w * self.n_in * 2))
+        op_re, op_im = self.operator_matrices()
+        b_re, b_im = ops.matmul(win, op_re), ops.matmul(win, op_im)  # (B * NC, W * M)
+        c_re, c_im = self.box_coefficients(v, stride)
+        y_re = ops.sum(ops.reshape(c_re * b_re - c_im * b_im, (-1, n_centres, w, m)), -1)
+        y_im = ops.sum(ops.reshape(c_re * b_im + c_im * b_re, (-1, n_centres, w, m)), -1)
+        return ops.stack([y_re, y_im], 1)
 
     def get_config(self) -> dict:
         return {

@@ -1,9 +1,17 @@
 """Whole-box recursive forecast: the window model at every cell, Gaussian blending, repeat.
 
 ``WholeBoxStep`` is the single step ``frames (B, n_in, NX, 3) -> next (B, NX, 2)`` as a ``tf.Module``
-with a ``tf.function`` signature - gathers, the model's dense/GRU ops, a weighted sum; no Python
-loop over cells - which the export turns into ``step.onnx``.  ``rollout`` runs it ``n_steps`` times
-inside one ``tf.while_loop`` graph, batched over cases.
+with a ``tf.function`` signature - gathers, the model's dense/GRU ops, a weighted sum of the overlapping
+window predictions; no Python loop over cells - which the export turns into ``step.onnx``.  Models with a
+``predict_box`` method (``hyperlinear``) compute all windows' predictions from a cell-major table at once;
+others run on gathered windows.  The blend is a gather and sum (``blend="gather"``, fastest in TensorFlow)
+or a transposed convolution with a diagonal filter (``blend="conv"``, fastest in ONNX Runtime: the export's).
+
+``rollout`` runs the step ``n_steps`` times inside one ``tf.while_loop`` graph, batched over cases.  For a
+model that is linear in psi given V (``hyperlinear``, which has ``operator_matrices``), the potential does
+not change during a rollout, so the rollout first builds the whole blended step as a banded complex
+operator G(V) (each cell's next value from 2W - 1 cells of each input frame) and then applies it every frame:
+the same map, reassociated (it agrees with the per-step graph to float32 round-off).
 """
 
 from __future__ import annotations
@@ -46,6 +54,19 @@ def blend_tables(
     return centres.astype(np.int32), idx, wts
 
 
+def offset_weights(idx: np.ndarray, wts: np.ndarray, window: int) -> np.ndarray:
+    """The blend weight (W,) of a prediction by its offset k in its window, from ``blend_tables``' per-cell
+    tables.  The offsets of a cell's predictions are all congruent to cell + half modulo the stride, so the
+    normalisation, hence the weight, depends on k alone."""
+    out = np.full(window, np.nan)
+    used = wts > 0
+    k, w = idx[used] % window, wts[used]
+    out[k] = w
+    if np.isnan(out).any() or not np.allclose(out[k], w, rtol=1e-6, atol=0):
+        raise QwaveInputError("blend weights are not a function of the window offset")  # cannot happen
+    return out.astype(np.float32)
+
+
 class WholeBoxStep(tf.Module):
     """One emulator step over the periodic box, for a fixed NX, window model, sigma and stride.
 
@@ -53,6 +74,9 @@ class WholeBoxStep(tf.Module):
     (unitary evolution conserves the norm).  ``v_clip`` clamps the scaled potential channel to
     [-v_clip, v_clip] (the range the model was trained on; None: no clamp): far above the packet's
     energy a higher wall reflects the same way, while unseen inputs make the learned step unstable.
+    ``precompute`` lets ``rollout`` build the blended linear step once per rollout for models that are
+    linear in psi (``hyperlinear``; NX >= 2W); False runs ``step`` every frame.  ``blend``: "gather" or "conv", the
+    same sum in two formulations (see the module docstring).
     """
 
     def __init__(
@@ -63,13 +87,19 @@ class WholeBoxStep(tf.Module):
         stride: int = 1,
         renormalize: bool = True,
         v_clip: float | None = 1.0,
+        precompute: bool = True,
+        blend: str = "gather",
         name=None,
     ):
         super().__init__(name=name)
+        if blend not in ("gather", "conv"):
+            raise QwaveInputError(f"blend must be 'gather' or 'conv', got {blend!r}")
+        self.blend = blend
         self.v_clip = None if v_clip is None else float(v_clip)
         self.model = model
         self.n_in, self.window = int(model.n_in), int(model.window)
         self.nx = int(nx)
+        self.stride = int(stride)
         self.renormalize = bool(renormalize)
         centres, idx, wts = blend_tables(self.nx, self.window, sigma, stride)
         half = self.window // 2
@@ -78,6 +108,9 @@ class WholeBoxStep(tf.Module):
         self.cells = ((centres[:, None] + np.arange(-half, half + 1)[None, :]) % self.nx).astype(np.int32)
         self.blend_idx = idx
         self.blend_w = wts
+        self.offset_w = offset_weights(idx, wts, self.window)
+        self.box_model = hasattr(model, "predict_box")
+        self.precompute = bool(precompute) and hasattr(model, "operator_matrices") and self.nx >= 2 * self.window
         self.step = tf.function(
             self._step, input_signature=[tf.TensorSpec([None, self.n_in, self.nx, 3], tf.float32, name="frames")]
         )
@@ -90,21 +123,88 @@ class WholeBoxStep(tf.Module):
             ],
         )
 
+    def _clip(self, v: tf.Tensor) -> tf.Tensor:
+        return v if self.v_clip is None else tf.clip_by_value(v, -self.v_clip, self.v_clip)
+
     def _step(self, frames: tf.Tensor) -> tf.Tensor:
-        b = tf.shape(frames)[0]
-        if self.v_clip is not None:
-            v = tf.clip_by_value(frames[..., 2:], -self.v_clip, self.v_clip)
-            frames = tf.concat([frames[..., :2], v], -1)
-        win = tf.gather(frames, tf.constant(self.cells), axis=2)  # (B, n_in, NC, W, 3)
-        win = tf.reshape(tf.transpose(win, [0, 2, 1, 3, 4]), [-1, self.n_in, self.window, 3])
-        pred = tf.reshape(self.model(win), [b, self.n_centres * self.window, 2])
-        picked = tf.gather(pred, tf.constant(self.blend_idx), axis=1)  # (B, NX, K, 2)
-        nxt = tf.reduce_sum(picked * tf.constant(self.blend_w)[None, :, :, None], axis=2)
+        if self.box_model:
+            psi = tf.reshape(tf.transpose(frames[..., :2], [0, 2, 1, 3]), [-1, self.nx, self.n_in * 2])
+            pred = self.model.predict_box(psi, self._clip(frames[:, -1, :, 2]), self.stride)  # (B, 2, NC, W)
+        else:
+            frames = tf.concat([frames[..., :2], self._clip(frames[..., 2:])], -1)
+            # one gather straight into (B, NC, n_in, W, 3) from the frames flattened to (B, n_in * NX, 3)
+            flat = tf.reshape(frames, [-1, self.n_in * self.nx, 3])
+            idx = np.arange(self.n_in)[None, :, None] * self.nx + self.cells[:, None, :]
+            win = tf.reshape(
+                tf.gather(flat, tf.constant(idx.astype(np.int32)), axis=1), [-1, self.n_in, self.window, 3]
+            )
+            pred = tf.reshape(self.model(win), [-1, self.n_centres, self.window, 2])
+            pred = tf.transpose(pred, [0, 3, 1, 2])
+        nxt = self._blend(pred)
         if self.renormalize:
             last = frames[:, -1, :, :2]
             ratio = tf.reduce_sum(tf.square(last), [1, 2]) / (tf.reduce_sum(tf.square(nxt), [1, 2]) + 1e-30)
             nxt = nxt * tf.sqrt(ratio)[:, None, None]
         return nxt
+
+    def _blend(self, pred: tf.Tensor) -> tf.Tensor:
+        """Window predictions (B, 2, NC, W) -> blended frame (B, NX, 2).  "gather": each cell picks its K
+        predictions (``blend_tables``) and sums them weighted.  "conv": a transposed convolution with the
+        diagonal filter of offset weights places prediction k of the window at centre j on position
+        j + k (= cell + half), summing overlaps; positions are then folded onto the periodic box."""
+        b = tf.shape(pred)[0]
+        w, half, nx = self.window, self.window // 2, self.nx
+        if self.blend == "gather":
+            flat = tf.reshape(pred, [-1, 2, self.n_centres * w])
+            picked = tf.gather(flat, tf.constant(self.blend_idx), axis=2)  # (B, 2, NX, K)
+            return tf.transpose(tf.reduce_sum(picked * tf.constant(self.blend_w), 3), [0, 2, 1])
+        length = (self.n_centres - 1) * self.stride + w
+        filt = tf.constant(np.diag(self.offset_w).reshape(1, w, 1, w))  # (1, W, out 1, in W)
+        x = tf.reshape(pred, [-1, 1, self.n_centres, w])
+        out = tf.nn.conv2d_transpose(x, filt, tf.stack([b * 2, 1, length, 1]), [1, 1, self.stride, 1], "VALID")
+        reps = math.ceil((nx - half + length) / nx)
+        out = tf.pad(tf.reshape(out, [-1, length]), [[0, 0], [nx - half, reps * nx - (nx - half + length)]])
+        out = tf.reduce_sum(tf.reshape(out, [-1, 2, reps, nx]), 2)
+        return tf.transpose(out, [0, 2, 1])
+
+    def operator(self, potential: tf.Tensor) -> tf.Tensor:
+        """The blended step for ``potential`` (B, NX, V / v_scale) as a banded complex operator, complex64
+        (2W - 1, B, NX, n_in): next[cell] = sum_{d, t} G[d, :, cell, t] psi_t[cell + d - (W - 1)], before
+        renormalisation.  Needs a model linear in psi given V (``operator_matrices``, ``box_coefficients``)."""
+        w, m, nx, n_in = self.window, self.model.basis, self.nx, self.n_in
+        span = 2 * w - 1
+        b = tf.shape(potential)[0]
+        c_re, c_im = self.model.box_coefficients(self._clip(potential), self.stride)  # (B * NC, W * M)
+        c = tf.reshape(tf.complex(c_re, c_im), [b, self.n_centres * w, m])
+        c = tf.concat([c, tf.zeros([b, 1, m], tf.complex64)], 1)  # a zero row for (cell, k) with no window
+        cell, k = np.arange(nx)[:, None], np.arange(w)[None, :]
+        centre = (cell - k + w // 2) % nx
+        rows = np.where(centre % self.stride == 0, (centre // self.stride) * w + k, self.n_centres * w)
+        c = tf.reshape(tf.gather(c, tf.constant(rows.astype(np.int32)), axis=1), [-1, w * m])  # (B NX, (k, m))
+        op_re, op_im = self.model.operator_matrices()
+        a = tf.complex(tf.reshape(op_re, [w, n_in, 2, w, m])[:, :, 0], tf.reshape(op_im, [w, n_in, 2, w, m])[:, :, 0])
+        a = tf.pad(tf.transpose(a, [2, 0, 1, 3]), [[0, 0], [w - 1, w - 1], [0, 0], [0, 0]])  # (k, i + W - 1, t, m)
+        shift = np.arange(w)[:, None] * (3 * w - 2) + np.arange(span)[None, :] + np.arange(w)[:, None]
+        a = tf.gather(tf.reshape(a, [w * (3 * w - 2), n_in, m]), tf.constant(shift.astype(np.int32)))  # (k, d, t, m)
+        a = a * tf.constant(self.offset_w.astype(np.complex64))[:, None, None, None]
+        a = tf.reshape(tf.transpose(a, [0, 3, 1, 2]), [w * m, span * n_in])
+        g = tf.reshape(tf.matmul(c, a), [b, nx, span, n_in])
+        return tf.transpose(g, [2, 0, 1, 3])
+
+    def apply_operator(self, g: tf.Tensor, psi: tf.Tensor) -> tf.Tensor:
+        """One step with a precomputed ``operator``: psi complex64 (B, NX, n_in) -> next complex64 (B, NX)."""
+        nx, reach = self.nx, self.window - 1
+        pad = tf.concat([psi[:, nx - reach :], psi, psi[:, :reach]], 1)
+        nxt = tf.reduce_sum(tf.add_n([g[d] * pad[:, d : d + nx] for d in range(2 * reach + 1)]), -1)
+        if self.renormalize:
+            last = psi[:, :, -1]
+            ratio = tf.reduce_sum(_abs2(last), 1) / (tf.reduce_sum(_abs2(nxt), 1) + 1e-30)
+            nxt = nxt * tf.cast(tf.sqrt(ratio), tf.complex64)[:, None]
+        return nxt
+
+
+def _abs2(z: tf.Tensor) -> tf.Tensor:
+    return tf.square(tf.math.real(z)) + tf.square(tf.math.imag(z))
 
 
 def rollout(
@@ -121,6 +221,8 @@ def rollout(
 
 def _rollout_graph(stepper: WholeBoxStep, initial, potential, n_steps):
     """The recursive forecast as one graph: a while loop appending each predicted frame."""
+    if stepper.precompute:
+        return _operator_rollout_graph(stepper, initial, potential, n_steps)
     v = tf.broadcast_to(potential[:, None, :, None], tf.concat([tf.shape(initial)[:3], [1]], 0))
     frames = tf.concat([initial, v], -1)
     out = tf.TensorArray(tf.float32, size=n_steps)
@@ -132,6 +234,21 @@ def _rollout_graph(stepper: WholeBoxStep, initial, potential, n_steps):
         return i + 1, frames, out
 
     _, _, out = tf.while_loop(lambda i, *_: i < n_steps, body, (0, frames, out))
+    return tf.transpose(out.stack(), [1, 0, 2, 3])
+
+
+def _operator_rollout_graph(stepper: WholeBoxStep, initial, potential, n_steps):
+    """The recursive forecast with the step built once as a banded operator (``WholeBoxStep.operator``)."""
+    g = stepper.operator(potential)
+    psi = tf.transpose(tf.complex(initial[..., 0], initial[..., 1]), [0, 2, 1])  # (B, NX, n_in)
+    out = tf.TensorArray(tf.float32, size=n_steps)
+
+    def body(i, psi, out):
+        nxt = stepper.apply_operator(g, psi)
+        out = out.write(i, tf.stack([tf.math.real(nxt), tf.math.imag(nxt)], -1))
+        return i + 1, tf.concat([psi[:, :, 1:], nxt[:, :, None]], -1), out
+
+    _, _, out = tf.while_loop(lambda i, *_: i < n_steps, body, (0, psi, out))
     return tf.transpose(out.stack(), [1, 0, 2, 3])
 
 

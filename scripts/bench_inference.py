@@ -11,18 +11,29 @@ matrix-multiply FLOP/s (measured in the same run, before and after), the parity 
 (correlation per frame, minimum over frames, per family) and the fidelity against the solver per family
 for every stride.
 
+For a model linear in psi (``hyperlinear``) the TF rollout builds the blended step once per rollout as a
+banded operator and applies it every frame (``tf-graph``): it does far fewer FLOPs than the windows, so its
+"window GFLOP/s" is an effective rate (window FLOPs / time) and can exceed the matmul peak.  ``tf-step``
+runs the per-frame step graph instead (the same work as step.onnx).  ``--baseline REV`` also times the
+rollout and step.onnx of ``qwave/rollout.py`` as of git revision REV (``git show``), in this process on the
+same inputs, and prints the new/old speed ratios.
+
     python scripts/bench_inference.py                        # the shipped pretrained model
     python scripts/bench_inference.py --model runs/gru --strides 1,8 --json bench.json
     python scripts/bench_inference.py --model runs/gru --cases 5 --frames 50   # a quick look
+    python scripts/bench_inference.py --strides 1 --frames 20 --baseline HEAD --ort-modes cases:1 --tf-chunks 25
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import importlib.util
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -88,6 +99,36 @@ def _wall(fn) -> float:
     return time.perf_counter() - t
 
 
+def load_baseline(rev: str, tmp: Path):
+    """``qwave/rollout.py`` as of git revision ``rev``, imported as module ``qwave_rollout_baseline`` (its
+    file kept in ``tmp`` so that autograph can read its source)."""
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run(["git", "-C", str(root), "show", f"{rev}:qwave/rollout.py"], capture_output=True, text=True)
+    if res.returncode:
+        raise SystemExit(f"cannot read qwave/rollout.py at {rev}: {res.stderr.strip()}")
+    path = tmp / "qwave_rollout_baseline.py"
+    path.write_text(res.stdout)
+    spec = importlib.util.spec_from_file_location("qwave_rollout_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def baseline_export(module, model, nx: int, stride: int, export: Path, out: Path, threads: int):
+    """A Forecaster on a copy of ``export`` whose step.onnx is the baseline module's WholeBoxStep (checksum
+    not checked: metadata.json describes the new step.onnx, with the same IO)."""
+    import onnx
+    from qwave.export import Forecaster
+
+    from qwave import exporting
+
+    shutil.copytree(export, out)
+    stepper = module.WholeBoxStep(model, nx, stride=stride)
+    onnx.save(exporting.function_to_onnx(stepper.step, exporting.STEP_INPUT, exporting.STEP_OUTPUT), out / "step.onnx")
+    return stepper, Forecaster(out, threads=threads, check_sha256=False)
+
+
 def make_cases(grid, n_cases: int, n_frames: int):
     """(labels, families, psi complex (C, n_frames, NX), v (C, NX)): held-out cases of the full config,
     in the paper's family mix (cycled when more are asked for), simulated by the solver."""
@@ -132,6 +173,8 @@ def main() -> None:
         help="Forecaster parallel mode:cases per call, comma-separated; the first is also timed at other strides",
     )
     parser.add_argument("--tf-chunks", default="25,1", help="cases per TF rollout graph to time (first: strides > 1)")
+    parser.add_argument("--baseline", metavar="REV", help="also time qwave/rollout.py at this git revision")
+    parser.add_argument("--repeat", type=int, default=1, help="timings per path, round robin; best kept")
     parser.add_argument("--json", type=Path, help="write all figures here")
     parser.add_argument("--truth-cache", type=Path, help="keep the solver's reference frames in this .npz")
     args = parser.parse_args()
@@ -148,6 +191,7 @@ def main() -> None:
     model, grid = src.model, src.grid
     tmp = Path(tempfile.mkdtemp(prefix="qwave-bench-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    baseline = load_baseline(args.baseline, tmp) if args.baseline else None
     print(f"model {src.keras_path} ({type(model).__name__}, {model.count_params()} parameters), NX={grid.nx}")
     print(f"{os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.1f}; ORT threads {args.threads}")
 
@@ -194,6 +238,20 @@ def main() -> None:
             )
         for c in tf_chunks if s == strides[0] else tf_chunks[:1]:
             paths[("tf-graph", c)] = lambda n, st=stepper, c=c: rollout_batched(st, initial_f, v_scaled, n, batch=c)
+        if stepper.precompute and s == strides[0]:
+            per_frame = WholeBoxStep(model, grid.nx, stride=s, precompute=False)
+            c = tf_chunks[0]
+            paths[("tf-step", c)] = lambda n, st=per_frame, c=c: rollout_batched(st, initial_f, v_scaled, n, batch=c)
+        if args.baseline and s == strides[0]:
+            old_step, old_fc = baseline_export(baseline, model, grid.nx, s, exports[s], tmp / f"base{s}", args.threads)
+            parallel, c = ort_modes[0].split(":")
+            paths[("base-onnxruntime", int(c))] = lambda n, fc=old_fc, c=int(c), p=parallel: fc.forecast(
+                initial, v, n, chunk=c, parallel=p
+            )
+            c = tf_chunks[0]
+            paths[("base-tf-graph", c)] = lambda n, st=old_step, c=c, mod=baseline: mod.rollout_batched(
+                st, initial_f, v_scaled, n, batch=c
+            )
         if args.xla and s == strides[0]:
             xla = tf.function(stepper.rollout_graph.python_function, jit_compile=True)
 
@@ -201,18 +259,25 @@ def main() -> None:
                 return xla(tf.constant(initial_f), tf.constant(v_scaled), tf.constant(n)).numpy()
 
             paths[("tf-xla", n_cases)] = run_xla
-        for (name, c), fn in paths.items():
+        for fn in paths.values():
             fn(2)  # warm-up: graph build, session arenas, XLA compile
-            t = time.perf_counter()
-            out = fn(args.frames)
-            wall = time.perf_counter() - t
-            preds[(name, s)] = out if np.iscomplexobj(out) else out[..., 0] + 1j * out[..., 1]
+        walls = {key: [] for key in paths}
+        for _ in range(args.repeat):  # round robin: every path sees the same mix of machine load
+            for (name, c), fn in paths.items():
+                t = time.perf_counter()
+                out = fn(args.frames)
+                walls[(name, c)].append(time.perf_counter() - t)
+                if name in ("tf-graph", "onnxruntime"):  # keep only the forecasts compared below (memory)
+                    preds[(name, s)] = out if np.iscomplexobj(out) else out[..., 0] + 1j * out[..., 1]
+                del out
+        for (name, c), times in walls.items():
+            wall = min(times)
             flop = flops_window * (grid.nx // s) * n_cases * args.frames
-            r = {"path": name, "stride": s, "cases_per_call": c, "seconds": wall}
+            r = {"path": name, "stride": s, "cases_per_call": c, "seconds": wall, "all_seconds": times}
             r.update(case_frames_per_s=n_cases * args.frames / wall, flops_per_s=flop / wall)
             results.append(r)
             print(
-                f"  {name:<12} stride {s}, {c:>2} case(s) per call: {wall:7.1f} s, "
+                f"  {name:<16} stride {s}, {c:>2} case(s) per call: {wall:7.1f} s, "
                 f"{r['case_frames_per_s']:7.1f} case-frames/s, {flop / wall / 1e9:6.1f} GFLOP/s",
                 flush=True,
             )
@@ -242,6 +307,14 @@ def main() -> None:
             base[r["stride"]] = min(base.get(r["stride"], np.inf), r["seconds"])
     for s in strides[1:]:
         print(f"ONNX Runtime stride {s} is {base[strides[0]] / base[s]:.1f}x faster than stride {strides[0]}")
+    secs = {(r["path"], r["stride"], r["cases_per_call"]): r["seconds"] for r in results}
+    ratios = {}
+    for new, old in (("tf-graph", "base-tf-graph"), ("tf-step", "base-tf-graph"), ("onnxruntime", "base-onnxruntime")):
+        for (path, s, c), t in secs.items():
+            if path == new and (old, s, c) in secs:
+                ratios[f"{new} vs {old}, stride {s}"] = secs[(old, s, c)] / t
+    for key, ratio in ratios.items():
+        print(f"speed-up {key} ({args.baseline}): {ratio:.2f}x")
 
     ref_key = ("tf-graph", strides[0])
     parity = correlation(preds[ref_key], preds[("onnxruntime", strides[0])])  # (cases, frames)
@@ -292,6 +365,8 @@ def main() -> None:
                     "matmul_flops_after": mm_after,
                     "peak": peak,
                     "results": results,
+                    "baseline": args.baseline,
+                    "speedup_vs_baseline": ratios,
                     "parity_min_corr_per_family": par,
                     "fidelity": fidelity,
                     "agreement_with_first_stride": agreement,

@@ -186,3 +186,34 @@ def test_default_pretrained_lookup(tmp_path):
     (root / "DEFAULT").unlink()
     (root / "gru_small" / "model.keras").unlink()
     assert ex.default_pretrained(root) == root / "other"
+
+
+def test_hyperlinear_step_onnx_is_the_box_path_and_forecasts_like_the_operator_rollout(tmp_path):
+    """A hyperlinear export: step.onnx (cell-major box path, ConvTranspose blend) against the TF step, and its
+    ONNX Runtime forecast against the TF rollout that precomputes the blended step as a banded operator."""
+    run = tmp_path / "run"
+    run.mkdir()
+    model = build_model("hyperlinear")
+    rng = np.random.default_rng(7)
+    model.set_weights([w + rng.normal(0, 0.02, w.shape).astype(np.float32) for w in model.get_weights()])
+    model.save(run / "model.keras")
+    (run / "config.json").write_text(json.dumps({"train": {"model": "hyperlinear"}, "nx": 128, "v_scale": 10.0}))
+    for stride in (1, 4):
+        out = ex.export_model(run, tmp_path / f"s{stride}", stride=stride, saved_model=False)
+        meta = json.loads((out / "metadata.json").read_text())
+        assert meta["parity_max_abs_diff"]["step_onnx"] <= 1e-5 and meta["grid"]["nx"] == 128
+        ops = {n.op_type for n in onnx.load(out / "step.onnx").graph.node}
+        assert "ConvTranspose" in ops  # the blend as a transposed convolution
+        fc = Forecaster(out)
+        grid = fc.grid()
+        x = grid.x
+        psi = np.stack([np.exp(-((x - x0 - 0.3 * t) ** 2) / 8 + 2j * x) for t in range(4) for x0 in (30.0, 60.0)])
+        initial = psi.reshape(4, 2, -1).transpose(1, 0, 2)
+        v = np.where(np.abs(x - 50) < 3, 5.0, 0.0)
+        got = fc.forecast(initial, v, 20)
+        stepper = WholeBoxStep(load_model(run / "model.keras"), 128, stride=stride)
+        assert stepper.precompute
+        init = np.stack([initial.real, initial.imag], -1).astype(np.float32)
+        ref = rollout(stepper, init, np.broadcast_to(v / 10.0, (2, 128)).astype(np.float32), 20)
+        assert correlation(ref, got).min() >= 0.9999
+        assert np.abs(ref[:, 0, :, 0] - got[:, 0].real).max() <= 1e-5

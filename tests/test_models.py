@@ -50,3 +50,22 @@ def test_hyperlinear_is_exactly_phase_and_scale_equivariant():
     y, yr = np.asarray(model(x)), np.asarray(model(xr))
     expected = (y[..., 0] + 1j * y[..., 1]) * 1.7 * np.exp(0.9j)
     assert np.allclose(yr[..., 0] + 1j * yr[..., 1], expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("hyper", ["mlp", "conv"])
+@pytest.mark.parametrize("stride", [1, 4])
+def test_hyperlinear_predict_box_equals_call_on_every_window(hyper, stride):
+    """The whole-box path (cell-major table, box-level V convolution) gives ``call``'s predictions per window."""
+    model = build_model("hyperlinear", hyper=hyper)
+    rng = np.random.default_rng(3)
+    model.set_weights([w + rng.normal(0, 0.1, w.shape).astype(np.float32) for w in model.get_weights()])
+    nx, half = 64, 11
+    psi = rng.normal(size=(2, 4, nx, 2)).astype(np.float32)
+    v = rng.uniform(-1, 1, (2, nx)).astype(np.float32)
+    table = psi.transpose(0, 2, 1, 3).reshape(2, nx, 8)
+    got = np.asarray(model.predict_box(table, v, stride))  # (B, 2, NC, W)
+    cells = (np.arange(0, nx, stride)[:, None] + np.arange(-half, half + 1)[None, :]) % nx
+    win = np.concatenate([psi[:, :, cells], np.broadcast_to(v[:, None, cells, None], (2, 4, *cells.shape, 1))], -1)
+    want = np.asarray(model(win.transpose(0, 2, 1, 3, 4).reshape(-1, 4, 23, 3))).reshape(2, -1, 23, 2)
+    assert got.shape == (2, 2, nx // stride, 23)
+    assert np.abs(got.transpose(0, 2, 3, 1) - want).max() <= 1e-5

@@ -5,7 +5,7 @@ import pytest
 
 from qwave.errors import QwaveInputError
 from qwave.models import build_model
-from qwave.rollout import WholeBoxStep, blend_tables, rollout
+from qwave.rollout import WholeBoxStep, blend_tables, offset_weights, rollout
 
 NX = 64
 
@@ -81,3 +81,77 @@ def test_evaluate_table_and_report(tmp_path):
     save_report(result, tmp_path / "eval", grid, model.n_in)
     for name in ("table.md", "table.json", "curves.png", "case_barrier.png", "case_free.png"):
         assert (tmp_path / "eval" / name).is_file()
+
+
+class _WindowsOnly:
+    """A model seen only through ``call``: WholeBoxStep must take its generic path (gathered windows)."""
+
+    def __init__(self, model):
+        self.model, self.n_in, self.window = model, model.n_in, model.window
+
+    def __call__(self, x):
+        return self.model(x)
+
+
+def _random_hyperlinear(hyper="mlp", seed=4):
+    model = build_model("hyperlinear", hyper=hyper)
+    rng = np.random.default_rng(seed)
+    model.set_weights([w + rng.normal(0, 0.05, w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+def _frames(b=3, seed=5):
+    rng = np.random.default_rng(seed)
+    psi = rng.normal(size=(b, 4, NX, 2)).astype(np.float32)
+    v = np.broadcast_to(rng.uniform(-1.5, 1.5, (b, 1, NX, 1)), (b, 4, NX, 1))  # beyond v_clip too
+    return np.concatenate([psi, v], -1).astype(np.float32)
+
+
+def test_offset_weights_are_the_blend_tables():
+    for stride in (1, 2, 4, 8, 16):
+        _, idx, wts = blend_tables(NX, 23, 2.8, stride)
+        w = offset_weights(idx, wts, 23)
+        assert np.allclose(np.where(wts > 0, w[idx % 23], 0.0), wts, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("hyper", ["mlp", "conv"])
+@pytest.mark.parametrize("stride", [1, 4])
+def test_hyperlinear_whole_box_step_equals_generic_path(hyper, stride):
+    model = _random_hyperlinear(hyper)
+    frames = _frames()
+    fast = WholeBoxStep(model, NX, stride=stride)
+    generic = WholeBoxStep(_WindowsOnly(model), NX, stride=stride)
+    assert fast.box_model and not generic.box_model
+    want = generic.step(frames).numpy()
+    for blend in ("gather", "conv"):
+        got = WholeBoxStep(model, NX, stride=stride, blend=blend).step(frames).numpy()
+        assert np.abs(got - want).max() <= 1e-5, blend
+
+
+@pytest.mark.parametrize("stride", [1, 2, 4, 8])
+@pytest.mark.parametrize("name", ["gru", "linear"])
+def test_conv_blend_equals_gather_blend(name, stride):
+    model = build_model(name)
+    frames = _frames(2)
+    a = WholeBoxStep(model, NX, stride=stride, blend="gather").step(frames).numpy()
+    b = WholeBoxStep(model, NX, stride=stride, blend="conv").step(frames).numpy()
+    assert np.abs(a - b).max() <= 1e-5
+    with pytest.raises(QwaveInputError):
+        WholeBoxStep(model, NX, blend="fft")
+
+
+@pytest.mark.parametrize("hyper", ["mlp", "conv"])
+@pytest.mark.parametrize("stride", [1, 4])
+@pytest.mark.parametrize("renormalize", [True, False])
+def test_precomputed_operator_rollout_equals_per_frame_steps(hyper, stride, renormalize):
+    """The rollout with the blended step built once as a banded operator = the step graph run every frame."""
+    model = _random_hyperlinear(hyper)
+    frames = _frames()
+    init, pot = frames[..., :2], frames[:, 0, :, 2]
+    fast = WholeBoxStep(model, NX, stride=stride, renormalize=renormalize)
+    slow = WholeBoxStep(model, NX, stride=stride, renormalize=renormalize, precompute=False)
+    assert fast.precompute and not slow.precompute
+    want = rollout(slow, init, pot, n_steps=6)
+    got = rollout(fast, init, pot, n_steps=6)
+    assert np.abs(got[:, 0] - want[:, 0]).max() <= 1e-5
+    assert np.abs(got - want).max() <= 1e-5 * max(1.0, np.abs(want).max())  # float32 round-off, relative
