@@ -109,3 +109,16 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     )
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and "OK" in res.stdout, res.stderr[-3000:]
+
+
+def test_training_data_is_built_on_first_use(tmp_path):
+    """`tfds:<config>` that is not built yet: an error naming the build command, or built when asked."""
+    from qwave.dataset_access import training_trajectories
+    from qwave.errors import QwaveInputError
+
+    with pytest.raises(QwaveInputError, match="qwave dataset build --config tiny"):
+        training_trajectories("tfds:tiny", tmp_path)
+    traj = training_trajectories("tfds:tiny", tmp_path, build=True)
+    assert traj.n_sims == 14 and traj.v_scale == 10.0  # tiny's training stages: 2 + 6 + 1 + 5
+    with pytest.raises(QwaveInputError, match="unknown training data"):
+        training_trajectories("wide")
