@@ -66,14 +66,18 @@ QUICK = Budget(
 
 
 def load_run_model(path: str | os.PathLike):
-    """(model, v_scale, {"train": training options}) of a training run directory or a .keras file in one
+    """(model, v_scale, {"train": training options, "ranges": ...}) of a training run directory or a .keras file in one
     (:func:`qwave.exporting.load_source` resolves and checks it); the experiments retrain with its options."""
     from qwave.exporting import load_source
 
     src = load_source(path)
     if src.train_config is None:
         raise QwaveInputError(f"no training config.json beside {src.keras_path}: give a training run directory")
-    return src.model, src.v_scale, {"train": src.train_config}
+    config = {"train": src.train_config}
+    recorded = src.keras_path.parent / "config.json"
+    if recorded.is_file():  # the curriculum's E0 / height ranges, when the run recorded them
+        config["ranges"] = json.loads(recorded.read_text()).get("ranges") or {}
+    return src.model, src.v_scale, config
 
 
 def _fmt(x: float) -> str:
@@ -209,8 +213,9 @@ def build_report(
         "## Generalisation map",
         "",
         f"Correlation at forecast frame {frames} for a packet (X0 = 15, S0 = 2) at one rectangular barrier, "
-        f"over energies and heights inside and outside the curriculum (E0 in {e_rng}, BH in {h_rng}), and over "
-        "widths (training width 7):",
+        f"over energies and heights inside and outside the curriculum (E0 in [{e_rng[0]:.2f}, {e_rng[1]:.2f}] "
+        f"hartree, barrier tops in [{h_rng[0]:.2f}, {h_rng[1]:.2f}] hartree), and over widths (the paper's "
+        "curriculum has width 7 bohr only):",
         "",
         "![generalisation](generalisation.png)",
         "",
@@ -273,10 +278,13 @@ def build_report(
                 "![symmetry history](symmetry_history.png)",
                 "",
             ]
+    budget_used = dataclasses.asdict(budget)
+    if train_source is None:  # the ablation was reused: its budget is the one stated in its section
+        budget_used = {k: v for k, v in budget_used.items() if not k.startswith("ablation_")}
     lines += [
         "## Budget",
         "",
-        f"`{json.dumps(dataclasses.asdict(budget))}`; this report took {time.time() - started:.0f} s.",
+        f"`{json.dumps(budget_used)}`; this report took {time.time() - started:.0f} s.",
         "",
     ]
     report = out / "report.md"
