@@ -153,3 +153,20 @@ def test_report_quick_on_tiny(tiny_run, tmp_path):
         assert (tmp_path / png).stat().st_size > 5000
     gmap = json.loads((tmp_path / "generalisation.json").read_text())
     assert np.all((np.array(gmap["eh"]) >= 0) & (np.array(gmap["eh"]) <= 1 + 1e-6))
+
+
+def test_ablate_cli_tracks_symmetries_at_the_requested_interval(tiny_run, tmp_path):
+    from qwave.cli import main
+
+    out = tmp_path / "abl"
+    args = ["ablate", str(tiny_run), "--train", "curriculum:tiny", "--tests", "curriculum:tiny", "--out", str(out)]
+    args += ["--variants", "all", "--seeds", "0", "--steps", "8", "--track-every", "4", "--cases", "1", "--frames", "8"]
+    res = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "settings.json").read_text())["steps"] == 8
+    history = json.loads((out / "all" / "seed0" / "symmetry_history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]  # a probe every 4 of the 8 steps
+    assert "all" in json.loads((out / "results.json").read_text())
+    assert not (out / "ablation.png").exists()  # nothing to compare 'all' with
+    bad = CliRunner().invoke(main, [*args[:-2], "--frames", "8", "--track-every", "3"])
+    assert bad.exit_code != 0 and "multiple of steps_per_epoch" in bad.output

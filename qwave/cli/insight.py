@@ -46,8 +46,14 @@ def _int_list(ctx, param, value: str) -> list[int]:
 @click.option("--steps", type=int, default=20_000, show_default=True, help="Training steps per run.")
 @click.option("--cases", type=int, default=3, show_default=True, help="Test cases per family.")
 @click.option("--frames", type=int, default=400, show_default=True, help="Forecast length for the evaluation.")
+@click.option(
+    "--track-every",
+    type=int,
+    default=None,
+    help="Steps between symmetry probes during training (default: the run's epoch, at most --steps).",
+)
 @one_line_errors
-def ablate(run_dir, train_source, tests, data_dir, out_dir, variants, seeds, steps, cases, frames):
+def ablate(run_dir, train_source, tests, data_dir, out_dir, variants, seeds, steps, cases, frames, track_every):
     """Retrain RUN_DIR's recipe without each curriculum part in turn; evaluate on every test family."""
     from qwave.dataset_access import training_trajectories
     from qwave.evaluate import test_families
@@ -62,13 +68,14 @@ def ablate(run_dir, train_source, tests, data_dir, out_dir, variants, seeds, ste
     v_scale = traj.v_scale
     families = test_families(tests, Grid(), cases, data_dir)
     base = TrainConfig.from_dict(config["train"])
-    base = dataclasses.replace(base, steps=steps, steps_per_epoch=min(base.steps_per_epoch, steps))
+    base = dataclasses.replace(base, steps=steps, steps_per_epoch=min(track_every or base.steps_per_epoch, steps))
     probes = sample_windows([c for cs in families.values() for c in cs], v_scale, model.n_in, model.window, 256)
     results = ablation.run_ablation(
         traj, families, base, out_dir, [v for v in variants.split(",") if v], seeds, frames, probes, True
     )
     table = ablation.summarize(results)
-    ablation.plot_drops(out_dir / "ablation.png", table)
+    if len(table) > 1 and "all" in table:  # the heat map shows changes against 'all'
+        ablation.plot_drops(out_dir / "ablation.png", table)
     click.echo(ablation.format_summary(table))
 
 

@@ -166,8 +166,8 @@ def plot_drops(path, table: dict) -> None:
     from qwave.io import atomic_path
     from qwave.plots import _pyplot
 
-    if "all" not in table:
-        raise QwaveInputError("the ablation needs the 'all' variant as reference")
+    if "all" not in table or len(table) < 2:
+        raise QwaveInputError("the ablation heat map needs the 'all' variant as reference and at least one other")
     plt = _pyplot()
     variants = [v for v in table if v != "all"]
     families = list(table["all"])

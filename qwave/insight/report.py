@@ -247,7 +247,9 @@ def build_report(
         settings = json.loads(settings_path.read_text()) if settings_path.is_file() else {}
         seeds = sorted({int(s) for by_seed in results.values() for s in by_seed})
         table = ablation.summarize(results)
-        ablation.plot_drops(out / "ablation.png", table)
+        heat_map = len(table) > 1 and "all" in table
+        if heat_map:
+            ablation.plot_drops(out / "ablation.png", table)
         lines += [
             "## Relative importance of physical processes",
             "",
@@ -258,8 +260,7 @@ def build_report(
             "",
             ablation.format_summary(table),
             "",
-            "![ablation](ablation.png)",
-            "",
+            *(["![ablation](ablation.png)", ""] if heat_map else []),
         ]
         lines += _ablation_conclusions(table)
         hist = {}
@@ -271,9 +272,12 @@ def build_report(
             from qwave.insight.tracking import plot_history
 
             plot_history(out / "symmetry_history.png", hist)
+            run_config = abl_dir / next(iter(hist)) / f"seed{seeds[0]}" / "config.json"
+            every = json.loads(run_config.read_text())["train"]["steps_per_epoch"] if run_config.is_file() else "?"
             lines += [
                 "",
-                "Equivariance errors during training (with and without mirror/phase augmentation):",
+                f"Equivariance errors during training, probed every {every} steps (an epoch), seed {seeds[0]}, "
+                "with (`all`) and without (`no_augmentation`) mirror/phase augmentation:",
                 "",
                 "![symmetry history](symmetry_history.png)",
                 "",
