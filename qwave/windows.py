@@ -18,10 +18,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from qwave.curriculum import SCHEDULES
+from qwave.curriculum import SCHEDULES, STAGES
 from qwave.errors import QwaveInputError
-
-STAGE_ORDER = ("free", "transmission", "tunnelling", "reflection")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +69,7 @@ class Trajectories:
         cls,
         examples: Iterable[dict],
         v_scale: float,
-        stages: Sequence[str] = STAGE_ORDER,
+        stages: Sequence[str] = STAGES,
         count: int | None = None,
     ) -> Trajectories:
         """From example dicts (the dataset schema); examples of stages not in ``stages`` are dropped.

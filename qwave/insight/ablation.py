@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qwave.curriculum import SCHEDULES
+from qwave.curriculum import SCHEDULES, STAGES
 from qwave.errors import QwaveInputError
 from qwave.grid import Grid
 
 if TYPE_CHECKING:
     from qwave.windows import Trajectories
 
-STAGES = ("free", "transmission", "tunnelling", "reflection")
 VARIANTS = ("all", *(f"no_{s}" for s in STAGES), "narrow_heights", "low_energy", "no_augmentation")
 SCHEDULE_VARIANTS = tuple(f"schedule:{name}" for name in SCHEDULES)
 """All data, trained with another curriculum schedule: the schedule comparison under the ablation's budget."""
