@@ -11,8 +11,6 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from qwave import curriculum
 from qwave.errors import QwaveInputError
 
@@ -89,13 +87,5 @@ def simulated_test_examples(config: str = "full", limit: int | None = None, fami
         if families and family not in families:
             continue
         cases = cases[:limit] if limit else cases
-        examples = []
-        for group in curriculum.group_by_potential(cases, spec.chunk):
-            examples.extend(ex for _, ex in curriculum.simulate_group(spec.grid, group))
-        out[family] = examples
+        out[family] = [ex for _, ex in curriculum.iter_examples(spec.grid, cases, spec.chunk, progress=False)]
     return out
-
-
-def v_scale_of(config: str) -> float:
-    """The potential scale (hartree) a curriculum config feeds the network with."""
-    return float(curriculum.SPECS[config].v_scale) if config in curriculum.SPECS else float(np.nan)
