@@ -14,6 +14,12 @@ from qwave.insight.ablation import VARIANTS  # numpy-only module: cheap at start
 TESTS_HELP = "'curriculum:<config>' (simulated now), 'tfds:<config>' (built test splits) or 'solver'."
 
 
+def tests_options(command):
+    """``--tests`` (the held-out cases) and ``--data-dir`` (where built TFDS configs live), shared by every command."""
+    command = click.option("--data-dir", default=None, help="TFDS data directory.")(command)
+    return click.option("--tests", default="curriculum:demo", show_default=True, help=TESTS_HELP)(command)
+
+
 def _int_list(ctx, param, value: str) -> list[int]:
     return [int(v) for v in float_list(ctx, param, value)]
 
@@ -27,8 +33,7 @@ def _int_list(ctx, param, value: str) -> list[int]:
     show_default=True,
     help="Training data: 'tfds:<config>' or 'curriculum:<config>'.",
 )
-@click.option("--tests", default="curriculum:demo", show_default=True, help=TESTS_HELP)
-@click.option("--data-dir", default=None, help="TFDS data directory.")
+@tests_options
 @click.option(
     "--out",
     "out_dir",
@@ -96,8 +101,7 @@ def _model_and_cases(model_path, tests, data_dir, cases):
 
 @probe.command()
 @click.argument("model_path", type=click.Path(exists=True, path_type=Path))
-@click.option("--tests", default="curriculum:demo", show_default=True, help=TESTS_HELP)
-@click.option("--data-dir", default=None, help="TFDS data directory.")
+@tests_options
 @click.option("--cases", type=int, default=2, show_default=True, help="Held-out cases per family.")
 @click.option("--windows", type=int, default=1024, show_default=True, help="Probe windows.")
 @click.option("--stride", type=int, default=1, show_default=True, help="Rollout stride for the translation probe.")
@@ -116,8 +120,7 @@ def symmetry(model_path, tests, data_dir, cases, windows, stride):
 
 @probe.command()
 @click.argument("model_path", type=click.Path(exists=True, path_type=Path))
-@click.option("--tests", default="curriculum:demo", show_default=True, help=TESTS_HELP)
-@click.option("--data-dir", default=None, help="TFDS data directory.")
+@tests_options
 @click.option("--cases", type=int, default=2, show_default=True, help="Held-out cases per family.")
 @click.option("--windows", type=int, default=1024, show_default=True, help="Probe windows.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Saliency picture (PNG).")
@@ -166,7 +169,7 @@ def generalisation(model_path, energies, heights, widths, frames, plot):
 
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--tests", default="curriculum:demo", show_default=True, help=TESTS_HELP)
+@tests_options
 @click.option(
     "--train",
     "train_source",
@@ -180,7 +183,6 @@ def generalisation(model_path, energies, heights, widths, frames, plot):
     default=None,
     help="Reuse (and resume) an ablation directory from `qwave ablate`.",
 )
-@click.option("--data-dir", default=None, help="TFDS data directory.")
 @click.option(
     "--out",
     "out_dir",
