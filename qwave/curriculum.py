@@ -40,8 +40,9 @@ from qwave.solver import simulate
 STAGES: tuple[str, ...] = ("free", "transmission", "tunnelling", "reflection")
 """Training splits, in the order a schedule would naturally present them."""
 
-SCHEDULES: tuple[str, ...] = ("uniform", "staged", "anneal")
-"""How training mixes the stages over time (see :func:`qwave.windows.schedule_weights`)."""
+SCHEDULES: tuple[str, ...] = ("uniform", "staged", "anneal", "pooled")
+"""How training mixes the stages over time (see :func:`qwave.windows.schedule_weights`); ``pooled`` draws
+every simulation equally often whatever its stage (the paper's pooled windows)."""
 
 TEST_FAMILIES: tuple[str, ...] = (
     "barrier",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from qwave import curriculum
@@ -25,9 +25,14 @@ def _numpy_examples(ds) -> Iterator[dict]:
 
 
 def training_trajectories(
-    source: str, data_dir: str | os.PathLike | None = None, progress: bool = False, build: bool = False
+    source: str,
+    data_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+    build: bool = False,
+    stages: Sequence[str] | None = None,
 ) -> Trajectories:
-    """Every training stage of ``source`` as :class:`~qwave.windows.Trajectories` (v_scale from the config).
+    """The training stages of ``source`` (``stages``, default all) as :class:`~qwave.windows.Trajectories`
+    (v_scale from the config).
 
     ``tfds:<config>`` streams a built ``qwave_curriculum`` config (building it first when ``build`` is
     set and it is missing); ``curriculum:<config>`` simulates the config's training cases now, unstored.
@@ -35,6 +40,7 @@ def training_trajectories(
     """
     from qwave.windows import Trajectories
 
+    wanted = tuple(stages or curriculum.STAGES)
     kind, _, config = source.partition(":")
     if kind == "tfds" and config:
         from qwave.dataset import build as build_dataset
@@ -47,17 +53,17 @@ def training_trajectories(
             if progress:
                 print(f"building qwave_curriculum/{config} in {builder.data_dir} (first use)", file=sys.stderr)
             builder = build_dataset(config, data_dir, progress=progress)
-        stages = [s for s in curriculum.STAGES if s in builder.info.splits]
-        count = sum(builder.info.splits[s].num_examples for s in stages)
-        stream = (ex for s in stages for ex in _numpy_examples(load(config, split=s, data_dir=data_dir)))
-        return Trajectories.from_examples(stream, float(builder.info.metadata["v_scale"]), curriculum.STAGES, count)
+        splits = [s for s in wanted if s in builder.info.splits]
+        count = sum(builder.info.splits[s].num_examples for s in splits)
+        stream = (ex for s in splits for ex in _numpy_examples(load(config, split=s, data_dir=data_dir)))
+        return Trajectories.from_examples(stream, float(builder.info.metadata["v_scale"]), wanted, count)
     if kind == "curriculum" and config:
         from qwave.dataset import resolve_spec
 
         spec = resolve_spec(config, data_dir)
-        cases = [c for stage in curriculum.STAGES for c in curriculum.training_cases(spec)[stage]]
+        cases = [c for stage in wanted for c in curriculum.training_cases(spec)[stage]]
         stream = (ex for _, ex in curriculum.iter_examples(spec.grid, cases, spec.chunk, progress))
-        return Trajectories.from_examples(stream, float(spec.v_scale), curriculum.STAGES, len(cases))
+        return Trajectories.from_examples(stream, float(spec.v_scale), wanted, len(cases))
     raise QwaveInputError(f"unknown training data {source!r}: use 'tfds:<config>' or 'curriculum:<config>'")
 
 

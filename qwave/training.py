@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from qwave.curriculum import STAGES
 from qwave.errors import QwaveInputError
 from qwave.io import atomic_path
 from qwave.models import MODELS, build_model
@@ -67,6 +68,8 @@ class TrainConfig:
     model_kwargs: dict = dataclasses.field(default_factory=dict)
     data: str = "tfds:wide"  # "tfds:<config>" (built, or built on first use) or "curriculum:<config>" (simulated now)
     data_dir: str | None = None
+    stages: list[str] | None = None  # the training stages drawn from (None: every stage the data has)
+    recipe: str | None = None  # the named preset these values started from (qwave.recipes), for the record
     n_in: int = 4
     window: int = 23
     schedule: str = "uniform"
@@ -85,6 +88,7 @@ class TrainConfig:
     clipnorm: float = 1.0
     steps_per_epoch: int = 1000
     checkpoint_every: int = 1
+    steps_per_execution: int = 1  # train steps per compiled call (amortises per-step overhead at small batch)
     strategy: str = "default"
     jit: bool = True
     seed: int = 0
@@ -94,8 +98,13 @@ class TrainConfig:
             raise QwaveInputError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         if self.strategy not in STRATEGIES:
             raise QwaveInputError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
-        if self.steps < 1 or self.steps_per_epoch < 1 or self.batch_size < 1:
-            raise QwaveInputError("steps, steps_per_epoch and batch_size must be positive")
+        if min(self.steps, self.steps_per_epoch, self.batch_size, self.steps_per_execution) < 1:
+            raise QwaveInputError("steps, steps_per_epoch, steps_per_execution and batch_size must be positive")
+        if self.stages is not None:
+            self.stages = list(self.stages)
+            unknown = sorted(set(self.stages) - set(STAGES))
+            if unknown or not self.stages:
+                raise QwaveInputError(f"unknown training stages {unknown}; choose from {', '.join(STAGES)}")
         if self.steps % self.steps_per_epoch:
             raise QwaveInputError(
                 f"steps ({self.steps}) must be a multiple of steps_per_epoch ({self.steps_per_epoch})"
@@ -150,7 +159,7 @@ def load_trajectories(cfg: TrainConfig, progress: bool = False) -> Trajectories:
     """The training simulations named by ``cfg.data``; a missing ``tfds:<config>`` is built first."""
     from qwave.dataset_access import training_trajectories
 
-    return training_trajectories(cfg.data, cfg.data_dir, progress=progress, build=True)
+    return training_trajectories(cfg.data, cfg.data_dir, progress=progress, build=True, stages=cfg.stages)
 
 
 def training_ranges(traj: Trajectories) -> dict[str, list[float]]:
@@ -261,7 +270,8 @@ def train(
             optimizer = make_optimizer(cfg)
         # XLA cannot reach variables mirrored on several logical CPUs (TF known issue); GPUs are fine.
         jit = cfg.jit and (strategy.num_replicas_in_sync == 1 or bool(tf.config.list_logical_devices("GPU")))
-        model.compile(optimizer=optimizer, loss="mse", jit_compile=jit)
+        per_call = min(cfg.steps_per_execution, cfg.steps_per_epoch)
+        model.compile(optimizer=optimizer, loss="mse", jit_compile=jit, steps_per_execution=per_call)
     ds = window_dataset(
         traj, WindowSpec(cfg.n_in, cfg.window), cfg.pipeline(), start_step=initial_epoch * cfg.steps_per_epoch
     )

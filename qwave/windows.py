@@ -133,13 +133,14 @@ def _index_table(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def schedule_weights(name: str, n_stages: int, progress: tf.Tensor) -> tf.Tensor:
     """Stage weights (n_stages,) at training ``progress`` in [0, 1] (easy stages first in the order).
 
-    uniform: equal from the start.  staged: stage j enters at progress j / n_stages (all stages in the
-    mix thereafter, equal weight).  anneal: weights move smoothly from easy to hard,
+    uniform: equal from the start (``pooled``, where a stage weighs its share of the simulations, is
+    applied by :func:`window_dataset`; here it reads as uniform).  staged: stage j enters at progress
+    j / n_stages (all stages in the mix thereafter, equal weight).  anneal: weights move smoothly from easy to hard,
     w_j ~ exp(-(j / (n - 1) - p)^2 / 0.1) plus a floor of 0.1 so no stage is ever forgotten.
     """
     progress = tf.cast(progress, tf.float32)
     j = tf.range(n_stages, dtype=tf.float32)
-    if name == "uniform" or n_stages == 1:
+    if name in ("uniform", "pooled") or n_stages == 1:
         w = tf.ones([n_stages])
     elif name == "staged":
         w = tf.cast(j <= tf.floor(progress * n_stages), tf.float32)
@@ -208,7 +209,10 @@ def window_dataset(
     def sample(step: tf.Tensor):
         step = tf.cast(step, tf.int32)
         seeds = [tf.stack([tf.constant(cfg.seed, tf.int32), step * 16 + k]) for k in range(9)]
-        weights = schedule_weights(cfg.schedule, n_stages, tf.cast(step, tf.float32) / max(cfg.total_steps, 1))
+        if cfg.schedule == "pooled":  # every simulation equally likely: a stage weighs its share of them
+            weights = tf.constant(counts / counts.sum(), tf.float32)
+        else:
+            weights = schedule_weights(cfg.schedule, n_stages, tf.cast(step, tf.float32) / max(cfg.total_steps, 1))
         logits = tf.where(present, tf.math.log(weights + 1e-30), -1e30)
         stage = tf.random.stateless_categorical(logits[None], bsz, seeds[0], dtype=tf.int32)[0]
         u = tf.random.stateless_uniform([bsz], seeds[1])

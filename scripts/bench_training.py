@@ -24,8 +24,9 @@ from qwave.windows import PipelineConfig, Trajectories, WindowSpec, window_datas
 @click.option("--batch-size", type=int, default=1024, show_default=True)
 @click.option("--steps", type=int, default=300, show_default=True, help="Measured steps (after a warm-up epoch).")
 @click.option("--jit/--no-jit", default=True, show_default=True)
+@click.option("--steps-per-execution", "per_call", type=int, default=1, show_default=True)
 @click.option("--sims", type=int, default=4, show_default=True, help="Landscapes simulated (4 packets each).")
-def main(model: str, batch_size: int, steps: int, jit: bool, sims: int) -> None:
+def main(model: str, batch_size: int, steps: int, jit: bool, per_call: int, sims: int) -> None:
     spec = curriculum.WIDE
     cases = [c for stage in curriculum.STAGES for c in curriculum.training_cases(spec)[stage]][: 4 * sims]
     examples = [ex for _, ex in curriculum.iter_examples(spec.grid, cases, spec.chunk, progress=False)]
@@ -39,10 +40,15 @@ def main(model: str, batch_size: int, steps: int, jit: bool, sims: int) -> None:
         next(it)
     stream = steps * batch_size / (time.perf_counter() - t)
     net = build_model(model)
-    net.compile(optimizer=make_optimizer(TrainConfig(steps=10 * steps)), loss="mse", jit_compile=jit)
+    net.compile(
+        optimizer=make_optimizer(TrainConfig(steps=10 * steps)),
+        loss="mse",
+        jit_compile=jit,
+        steps_per_execution=per_call,
+    )
     tp = Throughput(batch_size, steps)
     hist = net.fit(ds, epochs=2, steps_per_epoch=steps, callbacks=[tp], verbose=0)
-    click.echo(f"model={model} batch={batch_size} jit={jit} params={net.count_params()}")
+    click.echo(f"model={model} batch={batch_size} jit={jit} steps_per_execution={per_call} params={net.count_params()}")
     click.echo(f"  tf.data stream alone: {stream:,.0f} windows/s")
     click.echo(f"  Keras fit (2nd epoch): {hist.history['windows_per_s'][-1]:,.0f} windows/s")
     click.echo("  paper (laptop GPU): ~17,500 windows/s")

@@ -6,9 +6,10 @@ import json
 
 import click
 
-from qwave import training
+from qwave import recipes, training
 from qwave.cli.common import key_values, one_line_errors
 from qwave.models import MODELS
+from qwave.recipes import RECIPES
 from qwave.training import STRATEGIES, TrainConfig
 from qwave.windows import SCHEDULES
 
@@ -18,12 +19,24 @@ _D = TrainConfig()
 @click.command("train")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option(
+    "--recipe",
+    type=click.Choice(list(RECIPES)),
+    default=None,
+    help="Start from a named preset (the paper's runs); any option given here overrides its value.",
+)
+@click.option(
     "--data",
     default=_D.data,
     show_default=True,
     help="'tfds:<config>' (a qwave_curriculum config, built on first use) or 'curriculum:<config>' (simulated now).",
 )
 @click.option("--data-dir", default=None, help="TFDS data directory (default: TFDS's).")
+@click.option(
+    "--stages",
+    default=None,
+    callback=lambda ctx, param, v: [s for s in v.split(",") if s] if v else None,
+    help="Comma-separated training stages to draw from (default: all the data has).",
+)
 @click.option("--model", type=click.Choice(list(MODELS)), default=_D.model, show_default=True)
 @click.option("--model-arg", "model_kwargs", multiple=True, callback=key_values, help="Model option KEY=VALUE.")
 @click.option("--window", type=int, default=_D.window, show_default=True, help="Window width (cells, odd).")
@@ -54,13 +67,24 @@ _D = TrainConfig()
     show_default=True,
     help="Batches per epoch (checkpoint period unit).",
 )
+@click.option(
+    "--steps-per-execution",
+    type=int,
+    default=_D.steps_per_execution,
+    show_default=True,
+    help="Train steps per compiled call (cheaper small-batch steps; numerics unchanged).",
+)
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=_D.strategy, show_default=True)
 @click.option("--jit/--no-jit", default=_D.jit, show_default=True, help="XLA-compile the train step.")
 @click.option("--seed", type=int, default=_D.seed, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last checkpoint.")
 @one_line_errors
-def train_cmd(out_dir: str, resume: bool, **options) -> None:
+def train_cmd(out_dir: str, resume: bool, recipe: str | None, **options) -> None:
     """Train an emulator on curriculum windows (Keras fit, AdamW, checkpoints, TensorBoard logs)."""
+    if recipe is not None:
+        ctx = click.get_current_context()
+        given = {k for k in options if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+        options = {**options, **{k: v for k, v in recipes.recipe(recipe).items() if k not in given}}
     cfg = TrainConfig(**options)
     click.echo(json.dumps(cfg.to_dict()), err=True)
     training.train(cfg, out_dir, resume=resume, verbose=1)
