@@ -324,7 +324,7 @@ class Forecaster:
     # --- building the first frames ------------------------------------------------------------------------
 
     def grid(self):
-        """The export's :class:`qwave.grid.Grid` (needs qwave's numpy-only physics)."""
+        """The export's :class:`qwave.physics.grid.Grid` (needs qwave's numpy-only physics)."""
         Grid = _qwave("grid").Grid
         g = self.metadata["grid"]
         return Grid(lx=float(g["lx"]), nx=int(g["nx"]), dt=float(g["dt"]), steps_per_frame=int(g["steps_per_frame"]))
@@ -343,10 +343,11 @@ def _qwave(module: str):
     import importlib
 
     try:
-        return importlib.import_module(f"qwave.{module}")
+        return importlib.import_module(f"qwave.physics.{module}")
     except ImportError as exc:
         raise ForecastInputError(
-            f"building frames from a packet needs the qwave package's physics (qwave.{module}: {_first_line(exc)}); "
+            "building frames from a packet needs the qwave package's physics "
+            f"(qwave.physics.{module}: {_first_line(exc)}); "
             "give initial frames instead, e.g. from a .npz with load_frames()"
         ) from None
 

@@ -5,10 +5,10 @@ Frontiers in Materials 2023).  The physics modules imported here need only numpy
 """
 
 from qwave.errors import QwaveInputError
-from qwave.grid import PAPER_GRID, Grid
-from qwave.packets import gaussian_packet, gaussian_packets
-from qwave.potentials import POTENTIALS, make_potential
-from qwave.solver import frame_propagator, simulate
+from qwave.physics.grid import PAPER_GRID, Grid
+from qwave.physics.packets import gaussian_packet, gaussian_packets
+from qwave.physics.potentials import POTENTIALS, make_potential
+from qwave.physics.solver import frame_propagator, simulate
 
 __version__ = "0.1.0"
 

@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 
-from qwave.grid import Grid
 from qwave.io import atomic_path
+from qwave.physics.grid import Grid
 
 
 def _pyplot():

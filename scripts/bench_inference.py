@@ -121,7 +121,7 @@ def baseline_export(module, model, nx: int, stride: int, export: Path, out: Path
     import onnx
     from qwave.export import Forecaster
 
-    from qwave import exporting
+    from qwave.deploy import export as exporting
 
     shutil.copytree(export, out)
     stepper = module.WholeBoxStep(model, nx, stride=stride)
@@ -133,8 +133,8 @@ def make_cases(grid, n_cases: int, n_frames: int):
     """(labels, families, psi complex (C, n_frames, NX), v (C, NX)): held-out cases of the full config,
     in the paper's family mix (cycled when more are asked for), simulated by the solver."""
     from qwave import curriculum
-    from qwave.packets import gaussian_packets
-    from qwave.solver import simulate
+    from qwave.physics.packets import gaussian_packets
+    from qwave.physics.solver import simulate
 
     held = curriculum.held_out_cases(curriculum.FULL)
     mix = dict(PAPER_MIX) if n_cases == 25 else {f: 0 for f in PAPER_MIX}
@@ -182,9 +182,9 @@ def main() -> None:
     import tensorflow as tf
     from qwave.export import Forecaster
 
-    from qwave import exporting
-    from qwave.metrics import correlation
-    from qwave.rollout import WholeBoxStep, rollout_batched
+    from qwave.deploy import export as exporting
+    from qwave.emulator.metrics import correlation
+    from qwave.emulator.rollout import WholeBoxStep, rollout_batched
 
     strides = [int(s) for s in args.strides.split(",")]
     src = exporting.load_source(args.model)

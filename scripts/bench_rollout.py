@@ -13,8 +13,8 @@ import time
 import click
 import numpy as np
 
-from qwave.models import MODELS, build_model, load_model
-from qwave.rollout import WholeBoxStep, rollout
+from qwave.emulator.models import MODELS, build_model, load_model
+from qwave.emulator.rollout import WholeBoxStep, rollout
 
 
 @click.command()

@@ -19,11 +19,11 @@ import time
 
 import numpy as np
 
-from qwave.grid import Grid
-from qwave.packets import gaussian_packets
-from qwave.potentials import barrier
-from qwave.reference import simulate_stepwise
-from qwave.solver import _cached_propagator, simulate
+from qwave.physics.grid import Grid
+from qwave.physics.packets import gaussian_packets
+from qwave.physics.potentials import barrier
+from qwave.physics.reference import simulate_stepwise
+from qwave.physics.solver import _cached_propagator, simulate
 
 
 def timed(fn):

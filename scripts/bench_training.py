@@ -14,9 +14,10 @@ import click
 import keras
 
 from qwave import curriculum
-from qwave.models import MODELS, build_model
-from qwave.training import Throughput, TrainConfig, make_optimizer
-from qwave.windows import PipelineConfig, Trajectories, WindowSpec, window_dataset
+from qwave.data.trajectories import Trajectories
+from qwave.data.windows import PipelineConfig, WindowSpec, window_dataset
+from qwave.emulator.models import MODELS, build_model
+from qwave.emulator.training import Throughput, TrainConfig, make_optimizer
 
 
 @click.command()

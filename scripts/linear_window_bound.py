@@ -15,10 +15,10 @@ import itertools
 
 import numpy as np
 
-from qwave.grid import Grid
-from qwave.metrics import correlation
-from qwave.packets import gaussian_packets
-from qwave.solver import simulate
+from qwave.emulator.metrics import correlation
+from qwave.physics.grid import Grid
+from qwave.physics.packets import gaussian_packets
+from qwave.physics.solver import simulate
 
 WINDOW, SIGMA, N_STEPS = 23, 2.8, 400
 

@@ -22,9 +22,9 @@ def tiny_run(tmp_path_factory, tiny_test_cases):
     """A training run directory (config.json, model.keras, ...) of a GRU trained 120 steps on ``tiny``,
     with an evaluation report in ``eval/`` (table.json, table.md)."""
     from qwave import curriculum
-    from qwave.evaluate import evaluate, save_report
-    from qwave.training import TrainConfig, train
-    from qwave.windows import Trajectories
+    from qwave.data.trajectories import Trajectories
+    from qwave.emulator.evaluate import evaluate, save_report
+    from qwave.emulator.training import TrainConfig, train
 
     spec = curriculum.TINY
     cases = [c for stage in curriculum.training_cases(spec).values() for c in stage]
@@ -45,6 +45,6 @@ def tiny_run(tmp_path_factory, tiny_test_cases):
 @pytest.fixture(scope="session")
 def tiny_export(tiny_run, tmp_path_factory):
     """``tiny_run`` exported with the defaults (stride 1, sigma 2.8, opset 17)."""
-    from qwave.exporting import export_model
+    from qwave.deploy.export import export_model
 
     return export_model(tiny_run, tmp_path_factory.mktemp("export") / "gru")

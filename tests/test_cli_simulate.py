@@ -4,11 +4,11 @@ import numpy as np
 from click.testing import CliRunner
 
 from qwave.cli import main
-from qwave.grid import Grid
-from qwave.packets import gaussian_packet
-from qwave.potentials import barrier
-from qwave.simulation import load_run
-from qwave.solver import simulate
+from qwave.physics.grid import Grid
+from qwave.physics.packets import gaussian_packet
+from qwave.physics.potentials import barrier
+from qwave.physics.simulation import load_run
+from qwave.physics.solver import simulate
 
 
 def _run(*args):
@@ -96,7 +96,7 @@ def test_simulate_runs_where_tensorflow_cannot_be_imported(tmp_path):
 
     code = (
         "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None\n"
-        "import qwave, qwave.solver, qwave.observables, qwave.analytic, qwave.curriculum\n"
+        "import qwave, qwave.physics.solver, qwave.physics.observables, qwave.physics.analytic, qwave.curriculum\n"
         "from qwave.cli import main\n"
         f"main(['simulate', '--quiet', '--frames', '3', '-o', {str(tmp_path / 'a.npz')!r}])\n"
     )

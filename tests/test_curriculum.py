@@ -10,13 +10,14 @@ import sys
 import numpy as np
 import pytest
 
-from qwave import analytic, curriculum
+from qwave import curriculum
 from qwave.errors import QwaveInputError
-from qwave.grid import Grid
-from qwave.observables import observables
-from qwave.packets import gaussian_packet
-from qwave.potentials import barrier
-from qwave.solver import simulate
+from qwave.physics import analytic
+from qwave.physics.grid import Grid
+from qwave.physics.observables import observables
+from qwave.physics.packets import gaussian_packet
+from qwave.physics.potentials import barrier
+from qwave.physics.solver import simulate
 
 
 def transfer_matrix_transmission(energy: float, height: float, width: float) -> float:

@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from qwave.datasets.qwave_curriculum import qwave_curriculum_dataset_builder as builder_module
 
 from qwave import curriculum
-from qwave import dataset as lib
 from qwave.cli import main
-from qwave.packets import gaussian_packet
-from qwave.solver import simulate
+from qwave.data import tfds as lib
+from qwave.physics.packets import gaussian_packet
+from qwave.physics.solver import simulate
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_SPLITS = {
@@ -87,7 +87,7 @@ def test_splits_counts_metadata_and_features(tiny_dir):
     meta = builder.info.metadata
     assert meta["v_scale"] == 10.0
     assert meta["grid"] == {"lx": 100.0, "nx": 512, "dt": 0.0005, "steps_per_frame": 200, "n_frames": 21}
-    assert lib.spec_from_metadata(meta["spec"]) == curriculum.TINY
+    assert curriculum.spec_from_metadata(meta["spec"]) == curriculum.TINY
     assert builder.info.citation.startswith("@article{yao2023emulating")
     ex = next(builder.as_dataset(split="tunnelling").as_numpy_iterator())
     assert ex["psi"].shape == (21, 512, 2) and ex["psi"].dtype == np.float32
@@ -135,7 +135,9 @@ def test_splits_disjoint_labelled_and_as_planned(tiny_examples):
 
 
 def test_rebuild_after_an_interrupted_build_is_identical(tiny_examples, tmp_path, monkeypatch):
-    real = curriculum.simulate_group
+    from qwave.curriculum import simulate as teacher_runs  # where iter_examples looks simulate_group up
+
+    real = teacher_runs.simulate_group
     calls = []
 
     def crash_on_fifth(grid, group):
@@ -144,12 +146,12 @@ def test_rebuild_after_an_interrupted_build_is_identical(tiny_examples, tmp_path
             raise KeyboardInterrupt("simulated interruption")
         return real(grid, group)
 
-    monkeypatch.setattr(curriculum, "simulate_group", crash_on_fifth)
+    monkeypatch.setattr(teacher_runs, "simulate_group", crash_on_fifth)
     with pytest.raises(KeyboardInterrupt):
         lib.build("tiny", tmp_path, progress=False)
     assert not lib.get_builder("tiny", tmp_path).is_prepared()
     assert not (tmp_path / "qwave_curriculum" / "tiny" / "1.0.0").exists()
-    monkeypatch.setattr(curriculum, "simulate_group", real)
+    monkeypatch.setattr(teacher_runs, "simulate_group", real)
     lib.build("tiny", tmp_path, progress=False)
     assert lib.get_builder("tiny", tmp_path).is_prepared()
     assert_same_examples(tmp_path, tiny_examples)  # generation is deterministic

@@ -16,12 +16,13 @@ from click.testing import CliRunner
 from qwave.export import Forecaster
 
 from qwave import curriculum
-from qwave import exporting as ex
 from qwave.cli import main
+from qwave.deploy import export as ex
+from qwave.deploy import sources
+from qwave.emulator.metrics import correlation
+from qwave.emulator.models import build_model, load_model
+from qwave.emulator.rollout import WholeBoxStep, rollout
 from qwave.errors import QwaveInputError
-from qwave.metrics import correlation
-from qwave.models import build_model, load_model
-from qwave.rollout import WholeBoxStep, rollout
 
 N_FRAMES = 48  # forecast length of the parity test (the benchmark script runs 400)
 
@@ -174,18 +175,18 @@ def test_bare_keras_file_with_explicit_v_scale(tmp_path):
 def test_default_pretrained_lookup(tmp_path):
     root = tmp_path / "pretrained"
     with pytest.raises(QwaveInputError, match="no shipped pretrained model"):
-        ex.default_pretrained(root)
+        sources.default_pretrained(root)
     for name in ("gru", "gru_small"):
         (root / name).mkdir(parents=True)
         (root / name / "model.keras").write_bytes(b"")
     with pytest.raises(QwaveInputError, match="several pretrained models"):
-        ex.default_pretrained(root)
+        sources.default_pretrained(root)
     (root / "DEFAULT").write_text("gru_small\n")
-    assert ex.default_pretrained(root) == root / "gru_small"
+    assert sources.default_pretrained(root) == root / "gru_small"
     (root / "gru").rename(root / "other")
     (root / "DEFAULT").unlink()
     (root / "gru_small" / "model.keras").unlink()
-    assert ex.default_pretrained(root) == root / "other"
+    assert sources.default_pretrained(root) == root / "other"
 
 
 def test_hyperlinear_step_onnx_is_the_box_path_and_forecasts_like_the_operator_rollout(tmp_path):

@@ -17,11 +17,11 @@ from click.testing import CliRunner
 from qwave.export import Forecaster, ForecastInputError, load_frames
 
 from qwave.cli import main
-from qwave.grid import Grid
-from qwave.packets import gaussian_packets
-from qwave.potentials import make_potential
-from qwave.simulation import load_run
-from qwave.solver import simulate
+from qwave.physics.grid import Grid
+from qwave.physics.packets import gaussian_packets
+from qwave.physics.potentials import make_potential
+from qwave.physics.simulation import load_run
+from qwave.physics.solver import simulate
 
 EXPORT_DIR = Path(__file__).resolve().parents[1] / "export"
 
@@ -217,8 +217,8 @@ def test_forecast_and_predict_without_tensorflow(tiny_export, tmp_path):
     else:
         raise SystemExit("tensorflow importable")
     from qwave.export import Forecaster
-    from qwave.exporting import predict, save_prediction
-    from qwave.potentials import make_potential
+    from qwave.deploy.predict import predict, save_prediction
+    from qwave.physics.potentials import make_potential
     fc = Forecaster({str(tiny_export)!r})
     v = make_potential("well", fc.grid(), depth=4.0, width=6.0)
     out = fc.forecast(fc.packet_frames(20.0, 2.0, 3.0, v), v, 6)

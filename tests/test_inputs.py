@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from qwave.errors import QwaveInputError
-from qwave.grid import Grid
-from qwave.packets import gaussian_packet
-from qwave.potentials import EXAMPLES, POTENTIALS, check_potential, make_potential
-from qwave.solver import simulate
+from qwave.physics.grid import Grid
+from qwave.physics.packets import gaussian_packet
+from qwave.physics.potentials import EXAMPLES, POTENTIALS, check_potential, make_potential
+from qwave.physics.solver import simulate
 
 GRID = Grid()
 

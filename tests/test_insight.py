@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from qwave import curriculum
+from qwave.data.trajectories import Trajectories
+from qwave.emulator.models import build_model
 from qwave.insight import ablation, locality
 from qwave.insight.probes import ProbeWindows, initial_frames, sample_windows
 from qwave.insight.symmetry import symmetry_errors, window_errors
-from qwave.models import build_model
-from qwave.windows import Trajectories
 
 
 class CopyLast(keras.Model):
@@ -71,7 +71,7 @@ def test_saliency_of_copy_last_is_the_last_frame_at_offset_zero(cases):
 
 
 def test_physical_reach():
-    from qwave.grid import Grid
+    from qwave.physics.grid import Grid
 
     # k = sqrt(18) + 3 / 2 = 5.74 /bohr -> 0.574 bohr per 0.1 a.u. frame = 5.9 cells of 0.0977 bohr
     assert locality.physical_reach(Grid(), 9.0, 1.0) == pytest.approx(5.88, abs=0.01)
@@ -105,8 +105,8 @@ def test_ablation_variants_select_what_they_say():
 
 
 def test_ablation_runs_resumes_and_plots(tmp_path, tiny_test_cases):
-    from qwave.dataset_access import training_trajectories
-    from qwave.training import TrainConfig
+    from qwave.data.sources import training_trajectories
+    from qwave.emulator.training import TrainConfig
 
     traj = training_trajectories("curriculum:tiny")
     v_scale = traj.v_scale

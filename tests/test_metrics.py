@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from qwave.grid import Grid
-from qwave.metrics import as_complex, correlation, frame_metrics, mae, norm_drift, transmitted_error
-from qwave.packets import gaussian_packet
-from qwave.potentials import barrier
+from qwave.emulator.metrics import as_complex, correlation, frame_metrics, mae, norm_drift, transmitted_error
+from qwave.physics.grid import Grid
+from qwave.physics.packets import gaussian_packet
+from qwave.physics.potentials import barrier
 
 GRID = Grid(nx=256)
 

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
+from qwave.emulator.models import MODELS, build_model, load_model
 from qwave.errors import QwaveInputError
-from qwave.models import MODELS, build_model, load_model
 
 
 @pytest.mark.parametrize("name", list(MODELS))

@@ -3,17 +3,17 @@
 import numpy as np
 import pytest
 
-from qwave.analytic import (
+from qwave.physics.analytic import (
     lattice_transmission,
     packet_lattice_transmission,
     packet_transmission,
     plane_wave_transmission,
 )
-from qwave.grid import Grid
-from qwave.observables import barrier_region, mean_position, norm, observables, transmission_reflection
-from qwave.packets import gaussian_packet
-from qwave.potentials import barrier
-from qwave.solver import simulate
+from qwave.physics.grid import Grid
+from qwave.physics.observables import barrier_region, mean_position, norm, observables, transmission_reflection
+from qwave.physics.packets import gaussian_packet
+from qwave.physics.potentials import barrier
+from qwave.physics.solver import simulate
 
 GRID = Grid()
 CASES = [  # E0, S0, BH, BW: deep tunnelling, near the top, over the barrier

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from qwave.emulator.models import build_model
+from qwave.emulator.rollout import WholeBoxStep, blend_tables, offset_weights, rollout
 from qwave.errors import QwaveInputError
-from qwave.models import build_model
-from qwave.rollout import WholeBoxStep, blend_tables, offset_weights, rollout
 
 NX = 64
 
@@ -62,16 +62,14 @@ def test_copy_model_rollout_is_exact(stride):
 
 def test_evaluate_table_and_report(tmp_path):
     """evaluate() on a tiny grid: a row per family and overall, the report files written."""
-    from qwave.evaluate import evaluate, format_table, save_report
-    from qwave.grid import Grid
-    from qwave.potentials import barrier
-    from qwave.trajectories import examples_for_potential
+    from qwave.curriculum import Case, params_json, simulate_group
+    from qwave.emulator.evaluate import evaluate, format_table, save_report
+    from qwave.physics.grid import Grid
 
     grid = Grid(nx=NX * 2, n_frames=12)
-    fams = {
-        "barrier": examples_for_potential(grid, barrier(grid, 5.0, 7.0), 30.0, 2.0, 1.0, "barrier", {}, "test"),
-        "free": examples_for_potential(grid, np.zeros(grid.nx), 30.0, 2.0, 1.0, "free", {}, "test"),
-    }
+    barrier = Case("barrier", params_json({"height": 5.0, "width": 7.0}), 30.0, 2.0, 1.0, "test")
+    free = Case("free", params_json({}), 30.0, 2.0, 1.0, "test")
+    fams = {c.family: [ex for _, ex in simulate_group(grid, [c])] for c in (barrier, free)}
     model = _copy_last_frame_model()
     result = evaluate(model, fams, 14.0, grid, n_steps=6)
     rows = result["rows"]

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from qwave.grid import Grid
-from qwave.observables import energy, norm, width
-from qwave.packets import gaussian_packet, gaussian_packets
-from qwave.potentials import barrier, make_potential
-from qwave.reference import simulate_stepwise, ssm_step
-from qwave.solver import FramePropagator, _power, frame_propagator, simulate, step_matrix
+from qwave.physics.grid import Grid
+from qwave.physics.observables import energy, norm, width
+from qwave.physics.packets import gaussian_packet, gaussian_packets
+from qwave.physics.potentials import barrier, make_potential
+from qwave.physics.reference import simulate_stepwise, ssm_step
+from qwave.physics.solver import FramePropagator, _power, frame_propagator, simulate, step_matrix
 
 GRID = Grid()
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from qwave import curriculum
+from qwave.data.trajectories import Trajectories
+from qwave.emulator.training import TrainConfig, WarmupDecay, train, weights_equal
 from qwave.errors import QwaveInputError
-from qwave.training import TrainConfig, WarmupDecay, train, weights_equal
-from qwave.windows import Trajectories
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_warmup_decay_schedule():
 @pytest.fixture(scope="module")
 def tiny_tfds(tmp_path_factory) -> str:
     """The ``tiny`` config of the qwave_curriculum TFDS dataset, built into a temporary data dir (seconds)."""
-    from qwave.dataset import build
+    from qwave.data.tfds import build
 
     data_dir = str(tmp_path_factory.mktemp("tfds"))
     build("tiny", data_dir=data_dir, progress=False)
@@ -93,8 +93,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         import json
         from qwave import curriculum
-        from qwave.training import TrainConfig, make_strategy, train
-        from qwave.windows import Trajectories
+        from qwave.emulator.training import TrainConfig, make_strategy, train
+        from qwave.data.trajectories import Trajectories
         spec = curriculum.TINY
         cases = curriculum.training_cases(spec)["transmission"][:4]
         ex = [e for g in curriculum.group_by_potential(cases, 32) for _, e in curriculum.simulate_group(spec.grid, g)]
@@ -113,7 +113,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
 
 def test_training_data_is_built_on_first_use(tmp_path):
     """`tfds:<config>` that is not built yet: an error naming the build command, or built when asked."""
-    from qwave.dataset_access import training_trajectories
+    from qwave.data.sources import training_trajectories
     from qwave.errors import QwaveInputError
 
     with pytest.raises(QwaveInputError, match="qwave dataset build --config tiny"):

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from qwave.errors import QwaveInputError
-from qwave.windows import (
+from qwave.data.windows import (
     PipelineConfig,
     Trajectories,
     WindowSpec,
@@ -13,6 +12,7 @@ from qwave.windows import (
     schedule_weights,
     window_dataset,
 )
+from qwave.errors import QwaveInputError
 
 NX, T, S = 64, 9, 3
 

@@ -42,7 +42,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     BUILDER_CONFIGS = [QwaveCurriculumConfig.from_spec(spec) for spec in curriculum.SPECS.values()]
     DEFAULT_BUILDER_CONFIG_NAME = "demo"
 
-    # Set by qwave.dataset.build(progress=False) to silence the per-split simulation bar.
+    # Set by qwave.data.tfds.build(progress=False) to silence the per-split simulation bar.
     progress: bool = True
 
     # TFDS derives the builder's folder (README, CITATIONS.bib, checksums.tsv, dummy_data) from the module

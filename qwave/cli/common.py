@@ -9,7 +9,7 @@ import warnings
 import click
 
 from qwave.errors import QwaveInputError
-from qwave.grid import Grid
+from qwave.physics.grid import Grid
 
 
 def one_line_errors(fn):

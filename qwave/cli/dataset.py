@@ -17,7 +17,7 @@ def dataset() -> None:
     """The curriculum as a TensorFlow Datasets dataset (qwave_curriculum).
 
     Splits: free, transmission, tunnelling, reflection (training stages) and test_barrier, test_double,
-    ... test_random (held-out families). Load with qwave.dataset.load(config, split, data_dir) or
+    ... test_random (held-out families). Load with qwave.data.tfds.load(config, split, data_dir) or
     tfds.load("qwave_curriculum/<config>", data_dir=...) after `import qwave.datasets`.
     """
 
@@ -41,7 +41,7 @@ def build(config: str, data_dir: Path | None, beam: str | None, quiet: bool) -> 
     """
     import time
 
-    from qwave import dataset as lib
+    from qwave.data import tfds as lib
 
     if quiet:
         import tensorflow_datasets as tfds
@@ -67,7 +67,7 @@ def info(config: str, data_dir: Path | None, as_json: bool) -> None:
     """Splits, example counts, sizes (measured if built, else estimated: *) and parameter ranges."""
     import json
 
-    from qwave import dataset as lib
+    from qwave.data import tfds as lib
 
     summary = lib.info(config, data_dir)
     click.echo(json.dumps(summary, indent=1) if as_json else lib.format_info(summary))
@@ -89,7 +89,7 @@ def info(config: str, data_dir: Path | None, as_json: bool) -> None:
 @one_line_errors
 def plot(config: str, data_dir: Path | None, out: Path, per_split: int, splits: str) -> None:
     """Space-time pictures (Re psi over x and t, V overlaid) of a few examples from each split."""
-    from qwave import dataset as lib
+    from qwave.data import tfds as lib
 
     chosen = [s.strip() for s in splits.split(",") if s.strip()] or None
     path = lib.plot_examples(config, out, data_dir, per_split=per_split, splits=chosen)

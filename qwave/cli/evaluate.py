@@ -53,7 +53,7 @@ def evaluate_cmd(
     model_path, tests, data_dir, cases, n_steps, sigma, stride, renormalize, v_clip, v_scale, batch, out_dir
 ):
     """Evaluate an emulator on every test family (mean correlation, @100/200/400, MAE, norm drift)."""
-    from qwave.evaluate import evaluate_path
+    from qwave.emulator.evaluate import evaluate_path
 
     table = evaluate_path(
         model_path,

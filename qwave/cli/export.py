@@ -29,7 +29,7 @@ def export(model, out, stride, sigma, opset, v_scale, no_renormalize, no_saved_m
     """
     import json
 
-    from qwave.exporting import export_model
+    from qwave.deploy.export import export_model
 
     path = export_model(
         model,

@@ -60,18 +60,16 @@ def _int_list(ctx, param, value: str) -> list[int]:
 @one_line_errors
 def ablate(run_dir, train_source, tests, data_dir, out_dir, variants, seeds, steps, cases, frames, track_every):
     """Retrain RUN_DIR's recipe without each curriculum part in turn; evaluate on every test family."""
-    from qwave.dataset_access import training_trajectories
-    from qwave.evaluate import test_families
-    from qwave.grid import Grid
+    from qwave.data.sources import held_out_examples, training_trajectories
+    from qwave.emulator.training import TrainConfig
     from qwave.insight import ablation
     from qwave.insight.probes import sample_windows
     from qwave.insight.report import load_run_model
-    from qwave.training import TrainConfig
 
     model, _, config = load_run_model(run_dir)
     traj = training_trajectories(train_source, data_dir, progress=True)
     v_scale = traj.v_scale
-    families = test_families(tests, Grid(), cases, data_dir)
+    families = held_out_examples(tests, cases, data_dir)
     base = TrainConfig.from_dict(config["train"])
     base = dataclasses.replace(base, steps=steps, steps_per_epoch=min(track_every or base.steps_per_epoch, steps))
     probes = sample_windows([c for cs in families.values() for c in cs], v_scale, model.n_in, model.window, 256)
@@ -90,12 +88,11 @@ def probe() -> None:
 
 
 def _model_and_cases(model_path, tests, data_dir, cases):
-    from qwave.evaluate import test_families
-    from qwave.grid import Grid
+    from qwave.data.sources import held_out_examples
     from qwave.insight.report import load_run_model
 
     model, v_scale, config = load_run_model(model_path)
-    families = test_families(tests, Grid(), cases, data_dir)
+    families = held_out_examples(tests, cases, data_dir)
     return model, v_scale, config, [c for cs in families.values() for c in cs]
 
 
@@ -127,9 +124,9 @@ def symmetry(model_path, tests, data_dir, cases, windows, stride):
 @one_line_errors
 def locality(model_path, tests, data_dir, cases, windows, plot):
     """Gradient saliency by input frame and cell offset, against the physical reach per frame."""
-    from qwave.grid import Grid
     from qwave.insight import locality as loc
     from qwave.insight.probes import sample_windows
+    from qwave.physics.grid import Grid
 
     model, v_scale, _, all_cases = _model_and_cases(model_path, tests, data_dir, cases)
     probes = sample_windows(all_cases, v_scale, model.n_in, model.window, windows)

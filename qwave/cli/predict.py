@@ -73,25 +73,25 @@ def predict(
     """
     import numpy as np
 
-    from qwave import exporting
+    from qwave.deploy import predict as forecasting
     from qwave.export.forecaster import Forecaster
     from qwave.io import check_writable
-    from qwave.potentials import resolve_potential
+    from qwave.physics.potentials import resolve_potential
 
     for path in (out, plot):
         if path is not None:
             check_writable(path)
-    model_dir = exporting.export_dir(model)
+    model_dir = forecasting.export_dir(model)
     v, name, used = None, "file", {"file": str(initial)}
     if initial is None:
         grid = Forecaster(model_dir, threads=threads).grid()
         v, name, used = resolve_potential(grid, potential_name, params, potential_file)
-    record = exporting.predict(
+    record = forecasting.predict(
         model_dir, v, x0, s0, e0, int(direction), frames, initial=initial, compare=compare, threads=threads
     )
-    exporting.save_prediction(out, record, name, used)
+    forecasting.save_prediction(out, record, name, used)
     if plot is not None:
-        exporting.plot_prediction(plot, record)
+        forecasting.plot_prediction(plot, record)
     if not quiet:
         n = record["psi"].shape[0]
         msg = (

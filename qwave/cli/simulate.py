@@ -60,9 +60,9 @@ def simulate(
 
     Example: qwave simulate --potential barrier -p height=5 -p width=7 --x0 20 --e0 3,6 --plot run.png
     """
-    from qwave import simulation
     from qwave.io import check_writable
-    from qwave.potentials import resolve_potential
+    from qwave.physics import simulation
+    from qwave.physics.potentials import resolve_potential
 
     grid = make_grid(lx, nx, dt, steps_per_frame, frames)
     for path in (out, plot):

@@ -1,4 +1,4 @@
-"""``qwave train``: parse options into a TrainConfig and call :func:`qwave.training.train`."""
+"""``qwave train``: parse options into a TrainConfig and call :func:`qwave.emulator.training.train`."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import json
 
 import click
 
-from qwave import recipes, training
 from qwave.cli.common import key_values, one_line_errors
-from qwave.models import MODELS
-from qwave.recipes import RECIPES
-from qwave.training import STRATEGIES, TrainConfig
-from qwave.windows import SCHEDULES
+from qwave.data.windows import SCHEDULES
+from qwave.emulator import recipes, training
+from qwave.emulator.models import MODELS
+from qwave.emulator.recipes import RECIPES
+from qwave.emulator.training import STRATEGIES, TrainConfig
 
 _D = TrainConfig()
 

@@ -24,10 +24,10 @@ import numpy as np
 
 from qwave.curriculum import SCHEDULES, STAGES
 from qwave.errors import QwaveInputError
-from qwave.grid import Grid
+from qwave.physics.grid import Grid
 
 if TYPE_CHECKING:
-    from qwave.windows import Trajectories
+    from qwave.data.trajectories import Trajectories
 
 VARIANTS = ("all", *(f"no_{s}" for s in STAGES), "narrow_heights", "low_energy", "no_augmentation")
 SCHEDULE_VARIANTS = tuple(f"schedule:{name}" for name in SCHEDULES)
@@ -74,8 +74,8 @@ def run_ablation(
     Writes ``settings.json`` (budget), ``results.json`` after each run: {variant: {seed: {family: mean
     corr}}}, and each run's directory ``<variant>/seed<k>``.  Finished runs are skipped on a rerun.
     """
-    from qwave.evaluate import evaluate
-    from qwave.training import train, write_json
+    from qwave.emulator.evaluate import evaluate
+    from qwave.emulator.training import train, write_json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

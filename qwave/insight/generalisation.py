@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from qwave.grid import PAPER_GRID, Grid
-from qwave.metrics import correlation
-from qwave.packets import gaussian_packets
-from qwave.potentials import barrier
-from qwave.solver import simulate
+from qwave.emulator.metrics import correlation
+from qwave.physics.grid import PAPER_GRID, Grid
+from qwave.physics.packets import gaussian_packets
+from qwave.physics.potentials import barrier
+from qwave.physics.solver import simulate
 
 
 def _cases(grid: Grid, v: np.ndarray, x0: float, s0: float, energies, n_frames: int) -> list[dict]:
@@ -37,7 +37,7 @@ def generalisation_map(
 ) -> dict:
     """Correlation at the last forecast frame: ``eh`` (len(energies), len(heights)) at ``width``, and
     ``w`` (len(widths),) at (``energy``, ``height``)."""
-    from qwave.evaluate import forecast_cases
+    from qwave.emulator.evaluate import forecast_cases
 
     n_frames = model.n_in + n_steps
     eh_cases = [c for h in heights for c in _cases(grid, barrier(grid, h, width), x0, s0, energies, n_frames)]

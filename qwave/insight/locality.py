@@ -14,8 +14,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from qwave.grid import Grid
 from qwave.insight.probes import ProbeWindows
+from qwave.physics.grid import Grid
 
 
 def saliency(model, probes: ProbeWindows, batch: int = 256) -> np.ndarray:

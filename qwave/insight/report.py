@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from qwave.errors import QwaveInputError
-from qwave.grid import Grid
+from qwave.physics.grid import Grid
 
 # The published code's stored evaluation (PAPER.md): full-gru correlation at frame 400 per family.
 PAPER_AT_400 = {
@@ -67,8 +67,8 @@ QUICK = Budget(
 
 def load_run_model(path: str | os.PathLike):
     """(model, v_scale, {"train": training options, "ranges": ...}) of a training run directory or a .keras file in one
-    (:func:`qwave.exporting.load_source` resolves and checks it); the experiments retrain with its options."""
-    from qwave.exporting import load_source
+    (:func:`qwave.deploy.export.load_source` resolves and checks it); the experiments retrain with its options."""
+    from qwave.deploy.sources import load_source
 
     src = load_source(path)
     if src.train_config is None:
@@ -110,16 +110,17 @@ def build_report(
     progress: bool = True,
 ) -> Path:
     """Run every experiment within ``budget`` and write ``report.md`` with its figures; returns its path."""
-    from qwave.evaluate import evaluate, save_report, test_families
+    from qwave.data.sources import held_out_examples
+    from qwave.emulator.evaluate import evaluate, save_report
+    from qwave.emulator.training import TrainConfig
     from qwave.insight import ablation, generalisation, locality, symmetry
     from qwave.insight.probes import initial_frames, sample_windows
-    from qwave.training import TrainConfig
 
     model, v_scale, config = load_run_model(run_dir)
     out = Path(out_dir) if out_dir else Path(run_dir) / "report"
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    families = test_families(tests, Grid(), budget.cases_per_family, data_dir)
+    families = held_out_examples(tests, budget.cases_per_family, data_dir)
     nx = int(np.asarray(next(iter(families.values()))[0]["psi"]).shape[1])
     grid = Grid(nx=nx)
     n_frames = int(np.asarray(next(iter(families.values()))[0]["psi"]).shape[0])
@@ -224,7 +225,7 @@ def build_report(
     if train_source is not None or ablation_dir is not None:
         abl_dir = Path(ablation_dir) if ablation_dir else out / "ablation"
         if train_source is not None:
-            from qwave.dataset_access import training_trajectories
+            from qwave.data.sources import training_trajectories
 
             traj = training_trajectories(train_source, data_dir, progress)
             base = TrainConfig.from_dict(config["train"])

@@ -67,7 +67,7 @@ def translation_error(stepper, frames: np.ndarray, shift: int = 37) -> float:
 
 def symmetry_errors(model, probes: ProbeWindows, frames: np.ndarray, stride: int = 1, seed: int = 0) -> dict:
     """All four probes: window-level ones on ``probes``, translation on whole-box ``frames``."""
-    from qwave.rollout import WholeBoxStep
+    from qwave.emulator.rollout import WholeBoxStep
 
     errors = window_errors(model, probes, seed)
     stepper = WholeBoxStep(model, frames.shape[2], stride=stride, renormalize=False)

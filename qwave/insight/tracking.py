@@ -21,7 +21,7 @@ class SymmetryTracker(keras.callbacks.Callback):
         self.seed = seed
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        from qwave.training import write_json
+        from qwave.emulator.training import write_json
 
         history = json.loads(self.path.read_text()) if self.path.is_file() else []
         history = [h for h in history if h["epoch"] < epoch + 1]

@@ -27,7 +27,7 @@ def path(name: str = DEFAULT) -> Path:
 
 def load(name: str = DEFAULT):
     """(model, config) of a shipped emulator; config['v_scale'] is the potential scale it expects."""
-    from qwave.models import load_model
+    from qwave.emulator.models import load_model
 
     d = path(name)
     return load_model(d / "model.keras"), json.loads((d / "config.json").read_text())

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from qwave.errors import QwaveInputError
-from qwave.grid import Grid
 from qwave.io import save_npz
-from qwave.observables import observables
-from qwave.packets import gaussian_packets
-from qwave.solver import simulate
+from qwave.physics.grid import Grid
+from qwave.physics.observables import observables
+from qwave.physics.packets import gaussian_packets
+from qwave.physics.solver import simulate
 
 
 def run(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qwave.grid import Grid
+from qwave.physics.grid import Grid
 
 
 def density(psi: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Potential landscapes V(x) on the grid (hartree): the paper's barrier and the test families.
 
-Every builder takes the :class:`~qwave.grid.Grid` first and keyword parameters after it, and
+Every builder takes the :class:`~qwave.physics.grid.Grid` first and keyword parameters after it, and
 returns a float64 array of length ``nx``.  Shapes are centred at ``center`` (default: the box
 centre) and occupy the open interval ``center - width/2 < x < center + width/2``, the paper's
 convention for its rectangular barrier.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from qwave.errors import QwaveInputError
-from qwave.grid import Grid
+from qwave.physics.grid import Grid
 
 
 def _inside(grid: Grid, center: float | None, width: float) -> tuple[np.ndarray, np.ndarray]:

@@ -22,10 +22,11 @@ import numpy as np
 import tensorflow as tf
 
 from qwave.curriculum import STAGES
+from qwave.data.trajectories import Trajectories
+from qwave.data.windows import PipelineConfig, WindowSpec, window_dataset
+from qwave.emulator.models import MODELS, build_model
 from qwave.errors import QwaveInputError
 from qwave.io import atomic_path
-from qwave.models import MODELS, build_model
-from qwave.windows import PipelineConfig, Trajectories, WindowSpec, window_dataset
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -69,7 +70,7 @@ class TrainConfig:
     data: str = "tfds:wide"  # "tfds:<config>" (built, or built on first use) or "curriculum:<config>" (simulated now)
     data_dir: str | None = None
     stages: list[str] | None = None  # the training stages drawn from (None: every stage the data has)
-    recipe: str | None = None  # the named preset these values started from (qwave.recipes), for the record
+    recipe: str | None = None  # the named preset these values started from (qwave.emulator.recipes), for the record
     n_in: int = 4
     window: int = 23
     schedule: str = "uniform"
@@ -157,7 +158,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 
 def load_trajectories(cfg: TrainConfig, progress: bool = False) -> Trajectories:
     """The training simulations named by ``cfg.data``; a missing ``tfds:<config>`` is built first."""
-    from qwave.dataset_access import training_trajectories
+    from qwave.data.sources import training_trajectories
 
     return training_trajectories(cfg.data, cfg.data_dir, progress=progress, build=True, stages=cfg.stages)
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from qwave.errors import QwaveInputError
-from qwave.grid import Grid
+from qwave.physics.grid import Grid
 
 # Above this fraction of the lattice kinetic-energy error, (k dx)^2 / 12, we warn.
 DISPERSION_WARN = 0.05

@@ -1,7 +1,7 @@
 """A plain, step-by-step implementation of the paper's space-splitting scheme.
 
 It is deliberately straightforward (one numpy pass per sub-step, one step at a time) and is
-the independent truth that :mod:`qwave.solver`'s fast propagator is tested and benchmarked
+the independent truth that :mod:`qwave.physics.solver`'s fast propagator is tested and benchmarked
 against.  Cells are 0-based here: the paper's odd bonds (1,2), (3,4), ... are index pairs
 (0,1), (2,3), ...; its even bonds (2,3), ..., (NX, 1) are (1,2), ..., (nx-1, 0).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qwave.grid import Grid
+from qwave.physics.grid import Grid
 
 
 def bond_factors(tau: float, dx: float) -> tuple[complex, complex]:

@@ -4,7 +4,7 @@ For a fixed potential the map from one saved frame to the next is a fixed unitar
 ``U = S**steps_per_frame``, where ``S`` is one space-splitting step.  We build ``S`` by
 applying one step to the identity and raise it to the frame cadence by repeated squaring;
 then every frame of every packet sharing that potential is one matrix product.  This is
-the same scheme as :mod:`qwave.reference`, only reassociated: results agree to rounding.
+the same scheme as :mod:`qwave.physics.reference`, only reassociated: results agree to rounding.
 
 U is also local: in one frame (0.1 a.u.) amplitude moves a few tens of cells at most, and
 |U_ij| < 1e-20 beyond ~40 cells on the paper's grid.  Both U and the powers of S that build
@@ -32,9 +32,9 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from qwave.errors import QwaveInputError
-from qwave.grid import Grid
-from qwave.potentials import check_potential
-from qwave.reference import ssm_step
+from qwave.physics.grid import Grid
+from qwave.physics.potentials import check_potential
+from qwave.physics.reference import ssm_step
 
 BAND_TOL = 1e-18
 OFFSETS = (-1, 0, 1)

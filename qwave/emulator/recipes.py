@@ -1,4 +1,4 @@
-"""Named training recipes: the paper's two GRU runs as presets of :class:`~qwave.training.TrainConfig`.
+"""Named training recipes: the paper's two GRU runs as presets of :class:`~qwave.emulator.training.TrainConfig`.
 
 A recipe is a set of TrainConfig values; ``qwave train --recipe NAME`` starts from it and any flag given
 on the command line overrides one value.  The recipe's name is stored in the run's config.json.

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from qwave.emulator.metrics import frame_metrics
+from qwave.emulator.rollout import WholeBoxStep, rollout_batched
 from qwave.errors import QwaveInputError
-from qwave.grid import Grid
 from qwave.io import atomic_path
-from qwave.metrics import frame_metrics
-from qwave.rollout import WholeBoxStep, rollout_batched
+from qwave.physics.grid import Grid
 
 AT_FRAMES = (100, 200, 400)
 
@@ -183,27 +183,6 @@ def save_comparison(path: Path, case: dict, pred: np.ndarray, n_in: int, grid: G
     plt.close(fig)
 
 
-def test_families(
-    source: str, grid: Grid, n_per_family: int | None = 2, data_dir: str | None = None
-) -> dict[str, list[dict]]:
-    """Test cases by family: ``curriculum:<config>`` (the config's held-out cases, simulated now), ``tfds:<config>``
-    (its built test splits) or ``solver`` (cases in the paper's ranges, :func:`qwave.trajectories.test_cases`).
-    ``n_per_family`` None: every case of the source (12 for ``solver``)."""
-    if source.startswith("curriculum:"):
-        from qwave.dataset_access import simulated_test_examples
-
-        return simulated_test_examples(source.split(":", 1)[1], limit=n_per_family)
-    if source == "solver":
-        from qwave.trajectories import TEST_FAMILIES, test_cases
-
-        return {f: test_cases(grid, f, n=n_per_family or 12) for f in TEST_FAMILIES}
-    if source.startswith("tfds:"):
-        from qwave.dataset_access import test_examples
-
-        return test_examples(source.split(":", 1)[1], data_dir, limit=n_per_family)
-    raise QwaveInputError(f"unknown test source {source!r}: use 'curriculum:<config>', 'tfds:<config>' or 'solver'")
-
-
 def evaluate_path(
     model_path: str | os.PathLike,
     tests: str = "curriculum:full",
@@ -220,7 +199,8 @@ def evaluate_path(
     v_clip: float | None = 1.0,
 ) -> str:
     """Load a run directory or .keras file, evaluate on ``tests``, save the report; returns the markdown table."""
-    from qwave.models import load_model
+    from qwave.data.sources import held_out_examples
+    from qwave.emulator.models import load_model
 
     path = Path(model_path)
     run_dir = path if path.is_dir() else path.parent
@@ -230,7 +210,7 @@ def evaluate_path(
         if not config.is_file():
             raise QwaveInputError(f"no config.json beside {path}: give --v-scale")
         v_scale = float(json.loads(config.read_text())["v_scale"])
-    families = test_families(tests, Grid(), n_per_family, data_dir)
+    families = held_out_examples(tests, n_per_family, data_dir)
     nx = int(np.asarray(next(iter(families.values()))[0]["psi"]).shape[1])
     grid = Grid(nx=nx)
     result = evaluate(model, families, v_scale, grid, n_steps, sigma, stride, renormalize, batch, progress, v_clip)

@@ -145,7 +145,7 @@ class HyperLinearEmulator(Emulator):
     from a small MLP of the window's V.  Phase equivariance and scale equivariance are exact; at
     initialisation the model copies the last frame (A_0 = copy, c_0 = 1).  ``predict_box`` evaluates the
     same map for every window of a periodic box at once, and ``operator_matrices`` / ``box_coefficients``
-    expose its two factors (``qwave.rollout`` builds the whole blended step from them once per rollout).
+    expose its two factors (``qwave.emulator.rollout`` builds the whole blended step from them once per rollout).
     """
 
     def __init__(self, basis: int = 8, hidden: int = 48, hyper: str = "mlp", kernel: int = 7, **kwargs):
@@ -206,7 +206,7 @@ class HyperLinearEmulator(Emulator):
         y_im = ops.sum(c_re * b_im + c_im * b_re, axis=1)
         return ops.stack([y_re, y_im], -1)
 
-    # --- the same map at every window centre of a periodic box at once (qwave.rollout.WholeBoxStep) -------
+    # --- the same map at every window centre of a periodic box at once (qwave.emulator.rollout.WholeBoxStep) -------
 
     def operator_matrices(self) -> tuple:
         """The psi part as two real matrices (W * n_in * 2, W * basis): a cell-major window, rows ordered (cell i,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from qwave.grid import Grid
-from qwave.observables import transmission_reflection
+from qwave.physics.grid import Grid
+from qwave.physics.observables import transmission_reflection
 
 
 def as_complex(psi: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@
 YAML config file (a custom curriculum, see :func:`qwave.curriculum.spec_from_dict`), or the name of a
 custom config already built in ``data_dir`` (its spec is read back from the dataset's metadata).
 
-    >>> from qwave.dataset import build, load
+    >>> from qwave.data.tfds import build, load
     >>> build("tiny", data_dir="/tmp/tfds")                       # doctest: +SKIP
     >>> ds = load("tiny", split="tunnelling", data_dir="/tmp/tfds")  # doctest: +SKIP
 
@@ -13,7 +13,6 @@ TensorFlow and TFDS are imported inside the functions, so importing this module 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -23,7 +22,6 @@ import numpy as np
 
 from qwave import curriculum
 from qwave.errors import QwaveInputError
-from qwave.grid import Grid
 
 BUILDER_NAME = "qwave_curriculum"
 
@@ -33,43 +31,6 @@ EXAMPLE_OVERHEAD = 600
 
 def _default_data_dir() -> str:
     return os.environ.get("TFDS_DATA_DIR", os.path.join(os.path.expanduser("~"), "tensorflow_datasets"))
-
-
-def load_config_file(path: str | os.PathLike) -> curriculum.CurriculumSpec:
-    """A custom curriculum from a JSON (``.json``) or YAML (``.yaml``/``.yml``) file."""
-    path = Path(path)
-    if not path.is_file():
-        raise QwaveInputError(f"config file {path} does not exist")
-    text = path.read_text()
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError:
-            raise QwaveInputError(f"{path}: YAML configs need PyYAML (pip install pyyaml); or write JSON") from None
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise QwaveInputError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from None
-    else:
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise QwaveInputError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise QwaveInputError(f"{path}: a config is a mapping of keys to values, got {type(raw).__name__}")
-    raw.setdefault("name", path.stem.replace("-", "_"))
-    return curriculum.spec_from_dict(raw)
-
-
-def spec_from_metadata(spec: dict[str, Any]) -> curriculum.CurriculumSpec:
-    """Rebuild a :class:`~qwave.curriculum.CurriculumSpec` from its ``to_dict()`` form (dataset metadata)."""
-    fields = {f.name for f in dataclasses.fields(curriculum.CurriculumSpec)}
-    values = {k: v for k, v in spec.items() if k in fields}
-    values["grid"] = Grid(**spec["grid"])
-    for key, value in list(values.items()):
-        if isinstance(value, list):
-            values[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-    return curriculum.CurriculumSpec(**values)
 
 
 def _built_versions(data_dir: str | os.PathLike, name: str) -> list[Path]:
@@ -88,11 +49,11 @@ def resolve_spec(config: str | os.PathLike, data_dir: str | os.PathLike | None =
     if config in curriculum.SPECS:
         return curriculum.SPECS[config]
     if config.lower().endswith((".json", ".yaml", ".yml")) or os.sep in config:
-        return load_config_file(config)
+        return curriculum.load_config_file(config)
     built = _built_versions(data_dir or _default_data_dir(), config)
     if built:
         meta = json.loads((built[-1] / "metadata.json").read_text())
-        return spec_from_metadata(meta["spec"])
+        return curriculum.spec_from_metadata(meta["spec"])
     raise QwaveInputError(
         f"unknown config {config!r}: use {', '.join(curriculum.SPECS)}, a .json/.yaml config file, "
         f"or the name of a custom config built in {data_dir or _default_data_dir()}"
