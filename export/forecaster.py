@@ -1,21 +1,15 @@
 """Forecast 1D quantum dynamics with an exported qwave emulator: numpy + onnxruntime, no TensorFlow.
 
-An export directory (``qwave export``) holds ``step.onnx`` - one whole-box step, ``frames`` float32
-[batch, n_in, NX, 3] (Re psi, Im psi, V / v_scale of the n_in most recent frames) -> ``next`` float32
-[batch, NX, 2] - and ``metadata.json`` (grid, v_scale, window, blending, IO, checksums).  A forecast is a
-loop of one ``step.onnx`` call per frame, starting from ``n_in`` true frames.
+An export directory (``qwave export``) holds ``metadata.json`` (grid, v_scale, window, blending, IO,
+checksums), ``rollout.onnx`` - the whole forecast in one call: ``frames`` float32 [batch, n_in, NX, 3] (Re
+psi, Im psi, V / v_scale of the n_in most recent frames) and ``n_frames`` int64 -> ``forecast`` float32
+[batch, n_frames, NX, 2] - and ``step.onnx`` - one step: ``frames`` -> ``next`` float32 [batch, NX, 2].
+:class:`Forecaster` uses rollout.onnx when it is there, else one step.onnx call per frame.  The first
+``n_in`` true frames come from a ``.npz`` (:func:`load_frames`; ``qwave simulate`` writes them) or from a
+Gaussian packet (:meth:`Forecaster.packet_frames`, which needs qwave's numpy-only physics modules).
 
-Where the first frames come from:
-
-- from a file: :func:`load_frames` reads ``psi`` and ``potential`` from a ``.npz`` (``qwave simulate``
-  writes them; any code can);
-- from a packet: :meth:`Forecaster.packet_frames` evolves a Gaussian packet for the first ``n_in - 1``
-  frame steps with qwave's solver.  That needs the ``qwave`` package's numpy-only physics modules
-  (grid, packets, potentials, solver), never TensorFlow.
-
-This file imports only numpy and onnxruntime (and qwave lazily, for the two conveniences above), so it
-can be copied next to an export and used on its own.  Units: Hartree atomic units, potentials in
-hartree (the forecaster divides by v_scale itself).
+This file imports only numpy and onnxruntime (qwave lazily, for packets), so it can be copied next to an
+export and used on its own.  Units: Hartree atomic units, potentials in hartree (divided by v_scale here).
 """
 
 from __future__ import annotations
@@ -31,6 +25,15 @@ import onnxruntime as ort
 
 FORMAT = "qwave-emulator-export"
 FORMAT_VERSIONS = (1,)
+MAX_FORECAST_BYTES = 4 << 30  # largest forecast (batch x n_frames x NX complex64) one forecast() returns
+_F, _I = "tensor(float)", "tensor(int64)"
+_IO = {  # the contract: (name, shape, type) of the inputs and outputs; None: any size
+    "step": ([("frames", [None, "n_in", "nx", 3], _F)], [("next", [None, "nx", 2], _F)]),
+    "rollout": (
+        [("frames", [None, "n_in", "nx", 3], _F), ("n_frames", [], _I)],
+        [("forecast", [None] * 2 + ["nx", 2], _F)],
+    ),
+}
 
 try:  # inside qwave the errors are qwave's, so its command line prints them as one line
     from qwave.errors import QwaveInputError as _InputBase
@@ -83,7 +86,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
             "input_frames": int(meta["input_frames"]) >= 1,
             "window": int(meta["window"]) >= 1,
             "v_scale": np.isfinite(float(meta["v_scale"])) and float(meta["v_scale"]) > 0,
-            "onnx.step": isinstance(meta["onnx"]["step"]["file"], str),
+            "onnx": any(isinstance((meta["onnx"].get(k) or {}).get("file"), str) for k in ("step", "rollout")),
         }
     except (KeyError, TypeError, ValueError) as exc:
         raise ForecastInputError(f"{path} is incomplete: missing or invalid {_first_line(exc)}") from None
@@ -109,92 +112,99 @@ def session_options(threads: int = 2) -> ort.SessionOptions:
 class Forecaster:
     """An exported emulator ready to forecast.
 
-    ``model_dir`` holds ``metadata.json`` and the ``step.onnx`` it names; ``threads`` is the number of CPU
-    threads a forecast uses (see :meth:`forecast`).  Everything is checked on load: the metadata, that the
-    ONNX file loads, that its inputs/outputs are what the metadata says, and that its SHA-256 is the one
-    recorded.
+    ``model_dir`` holds ``metadata.json`` and the ONNX files it names: ``rollout.onnx`` (the whole forecast
+    in one call; used when present and ``use_rollout``) and/or ``step.onnx`` (one call per frame; the
+    fallback, and :meth:`step`).  ``threads`` is the number of CPU threads a forecast uses (see
+    :meth:`forecast`); ``stride``, if given, must be the one the export was made with (it is baked in).
+    Everything is checked on load: the metadata, that the ONNX file loads, that its inputs/outputs and
+    constants are what the metadata says, and that its SHA-256 is the one recorded.
     """
 
-    def __init__(self, model_dir: str | os.PathLike, threads: int = 2, check_sha256: bool = True):
+    def __init__(
+        self,
+        model_dir: str | os.PathLike,
+        threads: int = 2,
+        check_sha256: bool = True,
+        use_rollout: bool = True,
+        stride: int | None = None,
+    ):
         if int(threads) != threads or threads < 1:
             raise ForecastInputError(f"threads must be a positive integer, got {threads}")
-        self.threads = int(threads)
-        self._single: ort.InferenceSession | None = None
+        self.threads, self.check_sha256 = int(threads), bool(check_sha256)
+        self._sessions: dict[tuple[str, int], ort.InferenceSession] = {}
         self.model_dir = Path(model_dir)
         if not self.model_dir.is_dir():
             raise ForecastInputError(f"model directory {self.model_dir} does not exist")
         self.metadata = meta = read_metadata(self.model_dir / "metadata.json")
-        self.nx = int(meta["grid"]["nx"])
-        self.n_in = int(meta["input_frames"])
-        self.window = int(meta["window"])
-        self.v_scale = float(meta["v_scale"])
+        self.nx, self.n_in, self.window = int(meta["grid"]["nx"]), int(meta["input_frames"]), int(meta["window"])
+        self.v_scale, self.stride = float(meta["v_scale"]), int(meta.get("blend", {}).get("stride", 1))
         self.frame_dt = float(meta["grid"]["dt"]) * int(meta["grid"]["steps_per_frame"])
-        step = meta["onnx"]["step"]
-        self.step_path = self.model_dir / step["file"]
-        if not self.step_path.is_file():
-            raise ForecastInputError(f"{self.step_path} does not exist (named in metadata.json)")
-        try:
-            self.session = ort.InferenceSession(
-                str(self.step_path), session_options(threads), providers=["CPUExecutionProvider"]
+        if stride is not None and int(stride) != self.stride:
+            raise ForecastInputError(
+                f"{self.model_dir} was exported with stride {self.stride}, not {stride}; the stride is baked into "
+                f"the ONNX files: export another with `qwave export --stride {stride}`"
             )
+        entries = {k: meta["onnx"].get(k) for k in ("step", "rollout")}
+        self.paths = {k: self.model_dir / e["file"] for k, e in entries.items() if e and isinstance(e.get("file"), str)}
+        present = {k for k, p in self.paths.items() if p.is_file()}
+        self.engine = "rollout" if use_rollout and "rollout" in present else "step"
+        if self.engine not in present:
+            names = " or ".join(self.paths[k].name for k in self.paths if k == "step" or use_rollout)
+            raise ForecastInputError(f"{self.model_dir} has no {names} (named in metadata.json)")
+        self.step_path = self.paths.get("step", self.model_dir / "step.onnx")
+        self.rollout_path = self.paths.get("rollout") if self.engine == "rollout" else None
+        self.session = self._session(self.engine, threads)
+
+    def _session(self, kind: str, threads: int) -> ort.InferenceSession:
+        """The checked session of ``kind`` ("step" or "rollout") with ``threads`` intra-op threads (cached)."""
+        if (kind, threads) in self._sessions:
+            return self._sessions[(kind, threads)]
+        path = self.paths.get(kind)
+        if path is None or not path.is_file():
+            raise ForecastInputError(f"{self.model_dir} has no {kind}.onnx (named in metadata.json)")
+        try:
+            sess = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises InvalidProtobuf, Fail, InvalidGraph, ...
             raise ForecastInputError(
-                f"{self.step_path} is not a loadable ONNX model (truncated or corrupt?): {_first_line(exc)}"
+                f"{path} is not a loadable ONNX model (truncated or corrupt?): {_first_line(exc)}"
             ) from None
-        self._check_signature()
-        self._check_props()
-        if check_sha256 and step.get("sha256") and _sha256(self.step_path) != step["sha256"]:
-            raise ForecastInputError(
-                f"{self.step_path} does not match metadata.json (SHA-256 differs): re-export or use its own metadata"
-            )
-        self.input_name, self.output_name = self.session.get_inputs()[0].name, self.session.get_outputs()[0].name
+        if not any(k == kind for k, _ in self._sessions):  # the first session of this file: check it
+            self._check_signature(kind, path, sess)
+            self._check_props(path, sess)
+            want = self.metadata["onnx"][kind].get("sha256")
+            if self.check_sha256 and want and _sha256(path) != want:
+                raise ForecastInputError(
+                    f"{path} does not match metadata.json (SHA-256 differs): re-export or use its own metadata"
+                )
+        self._sessions[(kind, threads)] = sess
+        return sess
 
-    def _check_signature(self) -> None:
-        want_in = ("frames", [self.n_in, self.nx, 3])
-        want_out = ("next", [self.nx, 2])
-        step = self.metadata["onnx"]["step"]
-        if step.get("inputs"):
-            want_in = (step["inputs"][0]["name"], list(step["inputs"][0]["shape"][1:]))
-        if step.get("outputs"):
-            want_out = (step["outputs"][0]["name"], list(step["outputs"][0]["shape"][1:]))
-        ins, outs = self.session.get_inputs(), self.session.get_outputs()
-        got_in = [(i.name, i.shape, i.type) for i in ins]
-        got_out = [(o.name, o.shape, o.type) for o in outs]
-        if (
-            len(ins) != 1
-            or len(outs) != 1
-            or ins[0].name != want_in[0]
-            or outs[0].name != want_out[0]
-            or ins[0].type != "tensor(float)"
-            or outs[0].type != "tensor(float)"
-            or list(ins[0].shape[1:]) != want_in[1]
-            or list(outs[0].shape[1:]) != want_out[1]
-        ):
+    def _check_signature(self, kind: str, path: Path, sess: ort.InferenceSession) -> None:
+        """The ONNX file's inputs and outputs (names, dtypes, fixed dimensions) against the contract."""
+        sizes = {"n_in": self.n_in, "nx": self.nx}
+        want = [[(n, [sizes.get(d, d) for d in sh], t) for n, sh, t in rows] for rows in _IO[kind]]
+        got = [
+            [(v.name, [d if isinstance(d, int) else None for d in v.shape], v.type) for v in values]
+            for values in (sess.get_inputs(), sess.get_outputs())
+        ]
+        if got != want:
             raise ForecastInputError(
-                f"{self.step_path.name} does not match metadata.json: it maps {got_in} -> {got_out}, expected "
-                f"{want_in[0]} float32 [batch, {', '.join(map(str, want_in[1]))}] -> "
-                f"{want_out[0]} float32 [batch, {', '.join(map(str, want_out[1]))}]"
+                f"{path.name} does not match metadata.json: it maps {got[0]} -> {got[1]}, expected {want[0]} -> "
+                f"{want[1]} (None: any size)"
             )
 
-    def _check_props(self) -> None:
-        """The constants step.onnx was exported with (its metadata_props) against metadata.json."""
-        props = self.session.get_modelmeta().custom_metadata_map
-        wanted = {
-            "n_in": self.n_in,
-            "window": self.window,
-            "v_scale": self.v_scale,
-            "nx": self.nx,
-            "sigma": self.metadata.get("blend", {}).get("sigma"),
-            "stride": self.metadata.get("blend", {}).get("stride"),
-        }
-        for key, value in wanted.items():
+    def _check_props(self, path: Path, sess: ort.InferenceSession) -> None:
+        """The constants the ONNX file was exported with (its metadata_props) against metadata.json."""
+        props, blend = sess.get_modelmeta().custom_metadata_map, self.metadata.get("blend", {})
+        wanted = dict(n_in=self.n_in, window=self.window, v_scale=self.v_scale, nx=self.nx)
+        for key, value in {**wanted, "sigma": blend.get("sigma"), "stride": blend.get("stride")}.items():
             raw = props.get(f"qwave.{key}")
             if raw is None or value is None:
                 continue
             if json.loads(raw) != value:
+                got = json.loads(raw)
                 raise ForecastInputError(
-                    f"metadata.json does not match {self.step_path.name}: {key}={value} in metadata, "
-                    f"{json.loads(raw)} in the model"
+                    f"metadata.json does not match {path.name}: {key}={value} in metadata, {got} in the model"
                 )
 
     # --- inputs ---------------------------------------------------------------------------------------
@@ -244,23 +254,44 @@ class Forecaster:
 
     # --- forecasting ------------------------------------------------------------------------------------
 
-    def step(self, frames: np.ndarray, session: ort.InferenceSession | None = None) -> np.ndarray:
-        """One step.onnx call: float32 (B, n_in, NX, 3) -> float32 (B, NX, 2)."""
+    def _check_frames(self, frames) -> np.ndarray:
         frames = np.asarray(frames)
         if frames.dtype != np.float32:
             raise ForecastInputError(f"frames must be float32, got {frames.dtype}")
         if frames.ndim != 4 or frames.shape[1:] != (self.n_in, self.nx, 3):
             raise ForecastInputError(f"frames must be (batch, {self.n_in}, {self.nx}, 3), got {frames.shape}")
-        sess = self.session if session is None else session
-        return sess.run([self.output_name], {self.input_name: np.ascontiguousarray(frames)})[0]
+        return np.ascontiguousarray(frames)
 
-    def _single_thread_session(self) -> ort.InferenceSession:
-        """A second session with one intra-op thread, shared by the case-parallel workers."""
-        if self._single is None:
-            self._single = ort.InferenceSession(
-                str(self.step_path), session_options(1), providers=["CPUExecutionProvider"]
+    def max_frames(self, batch: int = 1) -> int:
+        """The most frames one :meth:`forecast` of ``batch`` cases returns (``MAX_FORECAST_BYTES`` of complex64)."""
+        return MAX_FORECAST_BYTES // (8 * self.nx * max(int(batch), 1))
+
+    def check_n_frames(self, n_frames, batch: int = 1) -> int:
+        """``n_frames`` as an int, or a clear error: not a positive integer, or more than :meth:`max_frames`."""
+        if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
+            raise ForecastInputError(f"number of frames must be a positive integer, got {n_frames!r}")
+        if n_frames > self.max_frames(batch):
+            raise ForecastInputError(
+                f"n_frames={n_frames} is too many: {batch} case(s) x {n_frames} frames x {self.nx} cells of complex64 "
+                f"would take {8 * batch * n_frames * self.nx / 2**30:.1f} GiB, over the {MAX_FORECAST_BYTES / 2**30:g} "
+                f"GiB limit (at most {self.max_frames(batch)} frames here); forecast in pieces, each starting from "
+                f"the last {self.n_in} frames of the one before"
             )
-        return self._single
+        return int(n_frames)
+
+    def step(self, frames: np.ndarray, session: ort.InferenceSession | None = None) -> np.ndarray:
+        """One step.onnx call: float32 (B, n_in, NX, 3) -> float32 (B, NX, 2)."""
+        frames = self._check_frames(frames)
+        sess = self._session("step", self.threads) if session is None else session
+        return sess.run(None, {sess.get_inputs()[0].name: frames})[0]
+
+    def rollout(self, frames: np.ndarray, n_frames: int, session: ort.InferenceSession | None = None) -> np.ndarray:
+        """One rollout.onnx call: float32 (B, n_in, NX, 3), n_frames -> float32 (B, n_frames, NX, 2)."""
+        frames = self._check_frames(frames)
+        n_frames = self.check_n_frames(n_frames, frames.shape[0])
+        sess = self._session("rollout", self.threads) if session is None else session
+        names = [i.name for i in sess.get_inputs()]
+        return sess.run(None, {names[0]: frames, names[1]: np.array(n_frames, np.int64)})[0]
 
     def forecast(
         self,
@@ -274,42 +305,51 @@ class Forecaster:
         """Forecast ``n_frames`` frames after the ``n_in`` ``initial`` ones (complex (B, n_in, NX) or float
         (B, n_in, NX, 2); one case may drop B) in ``potential`` (hartree, (NX,) or (B, NX)).
 
-        Cases run ``chunk`` at a time (None: all in each call): one case per call keeps a step's
-        intermediate arrays in the CPU caches.  With ``parallel="cases"`` and more than one chunk, ``threads``
-        workers each roll out whole chunks through a one-thread session (no synchronisation inside a step);
-        with ``parallel="ops"``, or a single chunk, chunks run one after another and ONNX Runtime spreads
-        each operator over ``threads`` threads.  ``callback(k)`` is called after frame k of every chunk
-        (from the worker threads).  Returns complex64 (B, n_frames, NX): frame k is time (n_in + k) *
-        frame_dt after the first initial frame.  Raises :class:`ForecastDivergedError` if a frame becomes
-        non-finite.
+        Cases run ``chunk`` at a time (None: all in each call; one case per call keeps the arrays in the
+        CPU caches).  ``parallel="cases"``: ``threads`` workers forecast chunks through one-thread sessions
+        (rollout.onnx always runs on one thread: faster than two that synchronise every frame);
+        ``parallel="ops"``: chunks in turn, each operator on ``threads`` threads.  ``callback(k)`` is called
+        after frame k of each chunk (rollout.onnx: once, k = n_frames).  Returns complex64 (B, n_frames, NX),
+        frame k at time (n_in + k) * frame_dt after the first initial frame.  ``n_frames`` <= :meth:`max_frames`;
+        raises :class:`ForecastDivergedError` if a frame becomes non-finite.
         """
-        if int(n_frames) != n_frames or n_frames < 1:
-            raise ForecastInputError(f"number of frames must be a positive integer, got {n_frames}")
         if chunk is not None and (int(chunk) != chunk or chunk < 1):
             raise ForecastInputError(f"chunk must be a positive integer or None, got {chunk}")
         if parallel not in ("cases", "ops"):
             raise ForecastInputError(f"parallel must be 'cases' or 'ops', got {parallel!r}")
         frames = self.prepare(initial, potential)
-        out = np.empty((frames.shape[0], int(n_frames), self.nx), np.complex64)
+        n_frames = self.check_n_frames(n_frames, frames.shape[0])
+        out = np.empty((frames.shape[0], n_frames, self.nx), np.complex64)
         size = frames.shape[0] if chunk is None else int(chunk)
         starts = range(0, frames.shape[0], size)
-        if parallel == "cases" and self.threads > 1 and len(starts) > 1:
+        roll = self._roll_once if self.engine == "rollout" else self._roll
+        workers = min(self.threads, len(starts))
+        if parallel == "cases" and (workers > 1 or self.engine == "rollout"):
             from concurrent.futures import ThreadPoolExecutor
 
-            sess = self._single_thread_session()
-            with ThreadPoolExecutor(min(self.threads, len(starts))) as pool:
-                jobs = [
-                    pool.submit(self._roll, frames[a : a + size], out[a : a + size], callback, sess) for a in starts
-                ]
+            sess = self._session(self.engine, 1)
+            with ThreadPoolExecutor(workers) as pool:
+                jobs = [pool.submit(roll, frames[a : a + size], out[a : a + size], callback, sess) for a in starts]
                 for job in jobs:
                     job.result()
         else:
             for a in starts:
-                self._roll(frames[a : a + size], out[a : a + size], callback, self.session)
+                roll(frames[a : a + size], out[a : a + size], callback, self._session(self.engine, self.threads))
         return out
 
+    def _roll_once(self, frames: np.ndarray, out: np.ndarray, callback, session: ort.InferenceSession) -> None:
+        """One rollout.onnx call for one chunk, written into ``out`` (b, n_frames, NX)."""
+        res = self.rollout(frames, out.shape[1], session)
+        finite = np.isfinite(res).all((0, 2, 3))
+        if not finite.all():
+            k = int(np.argmin(finite))
+            raise ForecastDivergedError(f"the forecast became non-finite at frame {k + 1} of {out.shape[1]}")
+        out[...] = np.ascontiguousarray(res).view(np.complex64)[..., 0]
+        if callback is not None:
+            callback(out.shape[1])
+
     def _roll(self, frames: np.ndarray, out: np.ndarray, callback, session: ort.InferenceSession) -> None:
-        """The recursive loop for one chunk, writing into ``out`` (b, n_frames, NX)."""
+        """The recursive loop of step.onnx calls for one chunk, writing into ``out`` (b, n_frames, NX)."""
         v = frames[:, -1:, :, 2:]
         n_frames = out.shape[1]
         for k in range(n_frames):

@@ -31,16 +31,41 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         raise
 
 
+def _probe_write(directory: Path) -> None:
+    """Create and remove a file in ``directory``: the only reliable test (``os.access`` says yes to root
+    on read-only mounts and to anyone where ACLs or quotas say no)."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".qwave-write-test-")
+    except OSError as exc:
+        raise QwaveInputError(f"output directory {directory} is not writable: {exc.strerror}") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def check_writable(path: str | os.PathLike) -> Path:
-    """Fail early, before any work, if ``path`` cannot be written."""
+    """Fail early, before any work, if the file ``path`` cannot be written."""
     path = Path(path)
     parent = path.parent
     if path.is_dir():
         raise QwaveInputError(f"output path {path} is a directory")
     if not parent.is_dir():
         raise QwaveInputError(f"output directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise QwaveInputError(f"output directory {parent} is not writable")
+    _probe_write(parent)
+    return path
+
+
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """Fail early, before any work, if the directory ``path`` can neither be written nor created (its first
+    existing ancestor must be a writable directory)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise QwaveInputError(f"output path {path} exists and is not a directory")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise QwaveInputError(f"cannot create {path}: {existing} is not a directory")
+    _probe_write(existing)
     return path
 
 

@@ -1,162 +1,57 @@
-"""Inference benchmark: the Keras/TF rollout graph against step.onnx in ONNX Runtime, side by side.
+"""Inference benchmark: rollout.onnx and step.onnx in ONNX Runtime, the TF rollouts and the solver, side by side.
 
 A batch of test cases (by default the paper's 25: 11 single barriers and 14 landscapes from every test
-family) is forecast for 400 frames by (a) ``WholeBoxStep`` + ``rollout`` (one tf.while_loop graph;
-``--xla`` adds the same graph compiled with XLA) and (b) the exported ``step.onnx`` driven by
-``qwave.export.Forecaster`` (ONNX Runtime with ``--threads`` threads: by default cases in parallel, one
-case per call; ``--ort-modes`` adds operator-parallel runs).  Both run in this process on
-the same inputs.  Printed per path and stride: cases x frames per second, the achieved FLOP/s of the
-window computations (MatMul FLOPs counted from window.onnx), its fraction of this machine's float32
-matrix-multiply FLOP/s (measured in the same run, before and after), the parity of the two paths
-(correlation per frame, minimum over frames, per family) and the fidelity against the solver per family
-for every stride.
+family) is forecast for 400 frames, in this process, on the same inputs, by:
 
-For a model linear in psi (``hyperlinear``) the TF rollout builds the blended step once per rollout as a
-banded operator and applies it every frame (``tf-graph``): it does far fewer FLOPs than the windows, so its
-"window GFLOP/s" is an effective rate (window FLOPs / time) and can exceed the matmul peak.  ``tf-step``
-runs the per-frame step graph instead (the same work as step.onnx).  ``--baseline REV`` also times the
-rollout and step.onnx of ``qwave/rollout.py`` as of git revision REV (``git show``), in this process on the
-same inputs, and prints the new/old speed ratios.
+- ``ort-rollout``: the exported rollout.onnx (one call per forecast) through ``qwave.export.Forecaster``,
+  cases in parallel (``--threads`` workers, one case per call: the Forecaster default); ``ort-rollout-1call``
+  is one call for all cases with ``--threads`` intra-op threads;
+- ``ort-step``: the exported step.onnx, one call per frame (``Forecaster(use_rollout=False)``, its default
+  case-parallel mode) - the previous deployment path;
+- ``tf-graph``: the TF rollout (``WholeBoxStep`` + ``rollout``, one tf.while_loop; for a model linear in psi
+  it builds the blended step once as a banded operator G(V)); ``tf-step``: the TF per-frame step graph
+  (the work step.onnx does); ``--xla`` adds tf-graph compiled with XLA;
+- the solver (``qwave.physics.solver.simulate``, whose banded frame propagator is also a fixed linear map):
+  each case in its own potential with its propagator built from scratch, one after another and
+  ``--threads`` at a time, and all cases as one batch sharing one potential;
+- ``--blocks B1,B2``: rollout.onnx variants with other block sizes; ``--formulations``: a loop-only
+  gather-multiply-reduce alternative (given G, so without its construction);
+- ``--baseline REV``: the rollout and step.onnx of ``qwave/rollout.py`` at git revision REV.
+
+Printed: seconds, case-frames/s and counted GFLOP/s per path and stride (this machine's float32 matmul
+peak is measured in the same run), single-case latency, the speed ratios, the parity of the ONNX forecasts
+with the Keras rollout (minimum correlation over frames, per family) and the fidelity against the solver.
 
     python scripts/bench_inference.py                        # the shipped pretrained model
     python scripts/bench_inference.py --model runs/gru --strides 1,8 --json bench.json
-    python scripts/bench_inference.py --model runs/gru --cases 5 --frames 50   # a quick look
-    python scripts/bench_inference.py --strides 1 --frames 20 --baseline HEAD --ort-modes cases:1 --tf-chunks 25
+    python scripts/bench_inference.py --cases 5 --frames 50 --strides 1 --no-tf-step   # a quick look
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
-import importlib.util
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from bench_support import (
+    baseline_export,
+    block_export,
+    load_baseline,
+    make_cases,
+    matmul_flops,
+    mulreduce_session,
+    per_family,
+    solver_paths,
+    wall,
+)
 
-PAPER_MIX = {  # the paper's 25 test cases: 11 barriers and 14 landscapes
-    "barrier": 11,
-    "double": 2,
-    "triple": 1,
-    "staircase": 1,
-    "semicircle": 1,
-    "quadratic": 2,
-    "trapezoid": 1,
-    "triangle": 3,
-    "well": 2,
-    "random": 1,
-}
-
-
-def matmul_flops(threads: int, shapes: list[tuple[int, int, int]], repeat: int = 5) -> dict[str, float]:
-    """Best float32 matmul FLOP/s of numpy (BLAS), TensorFlow and ONNX Runtime for each (M, K, N)."""
-    import onnx
-    import onnxruntime as ort
-    import tensorflow as tf
-    from onnx import TensorProto, helper, numpy_helper
-
-    out = {}
-    rng = np.random.default_rng(0)
-    for m, k, n in shapes:
-        a = rng.random((m, k), np.float32)
-        b = rng.random((k, n), np.float32)
-        graph = helper.make_graph(
-            [helper.make_node("MatMul", ["a", "b"], ["c"])],
-            "mm",
-            [helper.make_tensor_value_info("a", TensorProto.FLOAT, [None, k])],
-            [helper.make_tensor_value_info("c", TensorProto.FLOAT, [None, n])],
-            [numpy_helper.from_array(b, "b")],
-        )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-        onnx.checker.check_model(model)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-        ta, tb = tf.constant(a), tf.constant(b)
-        tf_mm = tf.function(lambda ta=ta, tb=tb: tf.linalg.matmul(ta, tb))
-        engines = {
-            "numpy": lambda a=a, b=b: a @ b,
-            "tensorflow": lambda tf_mm=tf_mm: tf_mm().numpy(),
-            "onnxruntime": lambda sess=sess, a=a: sess.run(None, {"a": a}),
-        }
-        for name, fn in engines.items():
-            fn()
-            best = min(_wall(fn) for _ in range(repeat))
-            out[f"{name} {m}x{k}x{n}"] = 2.0 * m * k * n / best
-    return out
-
-
-def _wall(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
-def load_baseline(rev: str, tmp: Path):
-    """``qwave/rollout.py`` as of git revision ``rev``, imported as module ``qwave_rollout_baseline`` (its
-    file kept in ``tmp`` so that autograph can read its source)."""
-    root = Path(__file__).resolve().parents[1]
-    res = subprocess.run(["git", "-C", str(root), "show", f"{rev}:qwave/rollout.py"], capture_output=True, text=True)
-    if res.returncode:
-        raise SystemExit(f"cannot read qwave/rollout.py at {rev}: {res.stderr.strip()}")
-    path = tmp / "qwave_rollout_baseline.py"
-    path.write_text(res.stdout)
-    spec = importlib.util.spec_from_file_location("qwave_rollout_baseline", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def baseline_export(module, model, nx: int, stride: int, export: Path, out: Path, threads: int):
-    """A Forecaster on a copy of ``export`` whose step.onnx is the baseline module's WholeBoxStep (checksum
-    not checked: metadata.json describes the new step.onnx, with the same IO)."""
-    import onnx
-    from qwave.export import Forecaster
-
-    from qwave.deploy import export as exporting
-
-    shutil.copytree(export, out)
-    stepper = module.WholeBoxStep(model, nx, stride=stride)
-    onnx.save(exporting.function_to_onnx(stepper.step, exporting.STEP_INPUT, exporting.STEP_OUTPUT), out / "step.onnx")
-    return stepper, Forecaster(out, threads=threads, check_sha256=False)
-
-
-def make_cases(grid, n_cases: int, n_frames: int):
-    """(labels, families, psi complex (C, n_frames, NX), v (C, NX)): held-out cases of the full config,
-    in the paper's family mix (cycled when more are asked for), simulated by the solver."""
-    from qwave import curriculum
-    from qwave.physics.packets import gaussian_packets
-    from qwave.physics.solver import simulate
-
-    held = curriculum.held_out_cases(curriculum.FULL)
-    mix = dict(PAPER_MIX) if n_cases == 25 else {f: 0 for f in PAPER_MIX}
-    if n_cases != 25:
-        for i in range(n_cases):
-            mix[list(PAPER_MIX)[i % len(PAPER_MIX)]] += 1
-    labels, families, psi, pots = [], [], [], []
-    for family, count in mix.items():
-        for case in held[f"test_{family}"][:count]:
-            v = case.potential(grid)
-            psi.append(simulate(gaussian_packets(grid, case.x0, case.s0, case.e0)[0], v, grid, n_frames=n_frames))
-            pots.append(v)
-            families.append(family)
-            labels.append(f"{family} X0={case.x0} S0={case.s0} E0={case.e0} {case.params}")
-    return labels, families, np.stack(psi), np.stack(pots)
-
-
-def per_family(families: list[str], values: np.ndarray) -> dict[str, np.ndarray]:
-    groups = defaultdict(list)
-    for f, v in zip(families, values, strict=True):
-        groups[f].append(v)
-    return {f: np.stack(v) for f, v in groups.items()}
+from qwave.emulator.options import RolloutOptions
 
 
 def main() -> None:
@@ -165,14 +60,12 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=25)
     parser.add_argument("--frames", type=int, default=400)
     parser.add_argument("--strides", default="1,8", help="comma-separated strides (cells between window centres)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for ONNX Runtime")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for ONNX Runtime and the solver")
+    parser.add_argument("--blocks", default="", help="also time rollout.onnx with these block sizes (comma-separated)")
+    parser.add_argument("--formulations", action="store_true", help="also time a gather-multiply-reduce loop")
+    parser.add_argument("--no-tf-step", action="store_true", help="skip the (slow) TF per-frame step graph")
+    parser.add_argument("--no-solver", action="store_true", help="skip the solver timings")
     parser.add_argument("--xla", action="store_true", help="also time the TF rollout graph compiled with XLA")
-    parser.add_argument(
-        "--ort-modes",
-        default="cases:1,ops:25,ops:1",
-        help="Forecaster parallel mode:cases per call, comma-separated; the first is also timed at other strides",
-    )
-    parser.add_argument("--tf-chunks", default="25,1", help="cases per TF rollout graph to time (first: strides > 1)")
     parser.add_argument("--baseline", metavar="REV", help="also time qwave/rollout.py at this git revision")
     parser.add_argument("--repeat", type=int, default=1, help="timings per path, round robin; best kept")
     parser.add_argument("--json", type=Path, help="write all figures here")
@@ -193,15 +86,15 @@ def main() -> None:
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     baseline = load_baseline(args.baseline, tmp) if args.baseline else None
     print(f"model {src.keras_path} ({type(model).__name__}, {model.count_params()} parameters), NX={grid.nx}")
-    print(f"{os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.1f}; ORT threads {args.threads}")
+    print(f"{os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.1f}; threads {args.threads}")
 
     exports = {
-        s: exporting.export_model(src.keras_path, tmp / f"s{s}", stride=s, saved_model=False, v_scale=src.v_scale)
+        s: exporting.export_model(
+            src.keras_path, tmp / f"s{s}", RolloutOptions(stride=s), saved_model=False, v_scale=src.v_scale
+        )
         for s in strides
     }
     meta = {s: json.loads((d / "metadata.json").read_text()) for s, d in exports.items()}
-    flops_window = meta[strides[0]]["flops"]["per_window"]
-
     n_in = model.n_in
     t0 = time.perf_counter()
     cache = args.truth_cache
@@ -219,161 +112,178 @@ def main() -> None:
     initial = truth[:, :n_in]
     initial_f = np.stack([initial.real, initial.imag], -1).astype(np.float32)
     v_scaled = (v / src.v_scale).astype(np.float32)
-
     mm_shapes = [(2048, 2048, 2048), (n_cases * grid.nx, 69, 207)]
     mm_before = matmul_flops(args.threads, mm_shapes)
 
-    ort_modes = args.ort_modes.split(",")
-    tf_chunks = [int(c) for c in args.tf_chunks.split(",")]
-    results, preds = [], {}
+    results, preds, single = [], {}, {}
+    span = 2 * model.window - 1
     for s in strides:
-        stepper = WholeBoxStep(model, grid.nx, stride=s)
-        paths = {}
+        first = s == strides[0]
         fc = Forecaster(exports[s], threads=args.threads)
-        for i, mode in enumerate(ort_modes if s == strides[0] else ort_modes[:1]):
-            parallel, c = mode.split(":")
-            label = "onnxruntime" if i == 0 else f"onnxruntime-{parallel}"
-            paths[(label, int(c))] = lambda n, fc=fc, c=int(c), p=parallel: fc.forecast(
-                initial, v, n, chunk=c, parallel=p
-            )
-        for c in tf_chunks if s == strides[0] else tf_chunks[:1]:
-            paths[("tf-graph", c)] = lambda n, st=stepper, c=c: rollout_batched(st, initial_f, v_scaled, n, batch=c)
-        if stepper.precompute and s == strides[0]:
-            per_frame = WholeBoxStep(model, grid.nx, stride=s, precompute=False)
-            c = tf_chunks[0]
-            paths[("tf-step", c)] = lambda n, st=per_frame, c=c: rollout_batched(st, initial_f, v_scaled, n, batch=c)
-        if args.baseline and s == strides[0]:
-            old_step, old_fc = baseline_export(baseline, model, grid.nx, s, exports[s], tmp / f"base{s}", args.threads)
-            parallel, c = ort_modes[0].split(":")
-            paths[("base-onnxruntime", int(c))] = lambda n, fc=old_fc, c=int(c), p=parallel: fc.forecast(
-                initial, v, n, chunk=c, parallel=p
-            )
-            c = tf_chunks[0]
-            paths[("base-tf-graph", c)] = lambda n, st=old_step, c=c, mod=baseline: mod.rollout_batched(
-                st, initial_f, v_scaled, n, batch=c
-            )
-        if args.xla and s == strides[0]:
-            xla = tf.function(stepper.rollout_graph.python_function, jit_compile=True)
-
-            def run_xla(n, xla=xla):
-                return xla(tf.constant(initial_f), tf.constant(v_scaled), tf.constant(n)).numpy()
-
-            paths[("tf-xla", n_cases)] = run_xla
+        fc_step = Forecaster(exports[s], threads=args.threads, use_rollout=False)
+        stepper = WholeBoxStep(model, grid.nx, RolloutOptions(stride=s, batch=n_cases))
+        per_step = meta[s]["flops"]["per_step"]
+        flop = {  # counted FLOPs per case and frame of each path (tf-graph with G(V): its complex multiply-adds)
+            "ort-rollout": meta[s]["flops"]["rollout_per_frame"],
+            "ort-step": per_step,
+            "tf-step": per_step,
+            "tf-graph": 8 * span * n_in * grid.nx if stepper.precompute else per_step,
+        }
+        paths = {
+            "ort-rollout": lambda n, fc=fc: fc.forecast(initial, v, n),
+            "ort-step": lambda n, fc=fc_step: fc.forecast(initial, v, n),
+            "tf-graph": lambda n, st=stepper: rollout_batched(st, initial_f, v_scaled, n),
+        }
+        if first:
+            paths["ort-rollout-1call"] = lambda n, fc=fc: fc.forecast(initial, v, n, chunk=None, parallel="ops")
+            flop["ort-rollout-1call"] = flop["ort-rollout"]
+            for b in [int(b) for b in args.blocks.split(",") if b]:
+                fb = block_export(model, grid.nx, RolloutOptions(stride=s), b, exports[s], tmp / f"b{b}", args.threads)
+                paths[f"ort-rollout-block{b}"] = lambda n, fc=fb: fc.forecast(initial, v, n)
+                flop[f"ort-rollout-block{b}"] = 4 * (b + span - 1) * n_in * 2 * grid.nx
+            if not args.no_tf_step and stepper.precompute:
+                per_frame = WholeBoxStep(model, grid.nx, RolloutOptions(stride=s, batch=n_cases), precompute=False)
+                paths["tf-step"] = lambda n, st=per_frame: rollout_batched(st, initial_f, v_scaled, n)
+            if baseline is not None:
+                old_step, old_fc = baseline_export(baseline, model, grid.nx, s, exports[s], tmp / "base", args.threads)
+                paths["base-ort-step"] = lambda n, fc=old_fc: fc.forecast(initial, v, n)
+                paths["base-tf-graph"] = lambda n, st=old_step, mod=baseline: mod.rollout_batched(
+                    st, initial_f, v_scaled, n, batch=n_cases
+                )
+                flop["base-ort-step"] = flop["base-tf-graph"] = meta[s]["flops"]["per_step"]
+            if args.xla:
+                xla = tf.function(stepper.rollout_graph.python_function, jit_compile=True)
+                paths["tf-xla"] = lambda n, xla=xla: xla(
+                    tf.constant(initial_f), tf.constant(v_scaled), tf.constant(n)
+                ).numpy()
+                flop["tf-xla"] = flop["tf-graph"]
+            if args.formulations and stepper.precompute:
+                g_re, g_im = (t.numpy() for t in stepper.operator_parts(tf.constant(v_scaled)))
+                sess, feed = mulreduce_session(grid.nx, n_in, model.window)
+                paths["ort-mulreduce-loop-only"] = _mulreduce_path(sess, feed, g_re, g_im, initial, args.threads)
+                flop["ort-mulreduce-loop-only"] = 8 * span * n_in * grid.nx
         for fn in paths.values():
             fn(2)  # warm-up: graph build, session arenas, XLA compile
         walls = {key: [] for key in paths}
         for _ in range(args.repeat):  # round robin: every path sees the same mix of machine load
-            for (name, c), fn in paths.items():
+            for name, fn in paths.items():
                 t = time.perf_counter()
                 out = fn(args.frames)
-                walls[(name, c)].append(time.perf_counter() - t)
-                if name in ("tf-graph", "onnxruntime"):  # keep only the forecasts compared below (memory)
+                walls[name].append(time.perf_counter() - t)
+                if name in ("tf-graph", "ort-rollout", "ort-step"):  # the forecasts compared below
                     preds[(name, s)] = out if np.iscomplexobj(out) else out[..., 0] + 1j * out[..., 1]
                 del out
-        for (name, c), times in walls.items():
-            wall = min(times)
-            flop = flops_window * (grid.nx // s) * n_cases * args.frames
-            r = {"path": name, "stride": s, "cases_per_call": c, "seconds": wall, "all_seconds": times}
-            r.update(case_frames_per_s=n_cases * args.frames / wall, flops_per_s=flop / wall)
+        for name, times in walls.items():
+            best = min(times)
+            rate = flop.get(name, 0) * n_cases * args.frames / best
+            r = {"path": name, "stride": s, "seconds": best, "all_seconds": times, "flops_per_s": rate}
+            r["case_frames_per_s"] = n_cases * args.frames / best
             results.append(r)
-            print(
-                f"  {name:<16} stride {s}, {c:>2} case(s) per call: {wall:7.1f} s, "
-                f"{r['case_frames_per_s']:7.1f} case-frames/s, {flop / wall / 1e9:6.1f} GFLOP/s",
-                flush=True,
-            )
+            print(f"  {name:<24} stride {s}: {best:7.2f} s, {r['case_frames_per_s']:8.1f} case-frames/s", flush=True)
+        if first:  # single-case latency
+            one = {
+                "ort-rollout": lambda fc=fc: fc.forecast(initial[:1], v[:1], args.frames),
+                "ort-step": lambda fc=fc_step: fc.forecast(initial[:1], v[:1], args.frames),
+                "tf-graph": lambda st=stepper: rollout_batched(st, initial_f[:1], v_scaled[:1], args.frames),
+            }
+            for fn in one.values():
+                fn()
+            single = {k: min(wall(fn) for _ in range(max(3, args.repeat))) for k, fn in one.items()}
+    solver = {}
+    if not args.no_solver:
+        runs = solver_paths(grid, truth[:, n_in - 1], v, args.frames, args.threads)
+        solver = {k: min(wall(fn) for _ in range(args.repeat)) for k, fn in runs.items()}
     mm_after = matmul_flops(args.threads, mm_shapes)
-    square = f"{mm_shapes[0][0]}x{mm_shapes[0][1]}x{mm_shapes[0][2]}"
-    peak = max(v for k, v in (*mm_before.items(), *mm_after.items()) if k.endswith(square))
+    square = "x".join(map(str, mm_shapes[0]))
+    peak = max(x for k, x in (*mm_before.items(), *mm_after.items()) if k.endswith(square))
+    _report(args, n_cases, results, single, solver, mm_before, mm_after, peak, square)
 
+    secs = {(r["path"], r["stride"]): r["seconds"] for r in results}
+    ratios = {}
+    for s in strides:
+        for new, old in (("ort-rollout", "tf-graph"), ("ort-rollout", "ort-step"), ("ort-rollout", "tf-step")):
+            if (new, s) in secs and (old, s) in secs:
+                ratios[f"{new} vs {old}, stride {s}"] = secs[(old, s)] / secs[(new, s)]
+    for old in ("tf-graph", "ort-step"):
+        ratios[f"single case: ort-rollout vs {old}"] = single[old] / single["ort-rollout"]
+    for k, t in solver.items():
+        if k != "build":
+            ratios[f"solver ({k}) / ort-rollout stride {strides[0]}"] = t / secs[("ort-rollout", strides[0])]
+    print("\nspeed ratios (time of the other path / time of the first):")
+    for key, ratio in ratios.items():
+        print(f"  {key}: {ratio:.2f}x")
+
+    parity = {}
+    for name in ("ort-rollout", "ort-step"):
+        for s in strides:
+            c = correlation(preds[("tf-graph", s)], preds[(name, s)])  # (cases, frames)
+            parity[f"{name} stride {s}"] = {f: float(x.min()) for f, x in per_family(families, c).items()}
+            print(f"\nparity {name} vs Keras rollout, stride {s}: min correlation over frames per family")
+            print(
+                "  "
+                + ", ".join(f"{f} {x:.7f}" for f, x in parity[f"{name} stride {s}"].items())
+                + f"; min {c.min():.7f}"
+            )
+
+    print("\nfidelity against the solver (ort-rollout forecasts): mean correlation / at the last frame")
+    print("| family | " + " | ".join(f"stride {s}" for s in strides) + " |\n" + "|---" * (len(strides) + 1) + "|")
+    corr = {s: correlation(truth[:, n_in:], preds[("ort-rollout", s)]) for s in strides}
+    fam = {s: per_family(families, c) for s, c in corr.items()}
+    fidelity = {
+        f: {s: {"mean": float(fam[s][f].mean()), "last": float(fam[s][f][:, -1].mean())} for s in strides}
+        for f in fam[strides[0]]
+    }
+    for f, row in fidelity.items():
+        print(f"| {f} | " + " | ".join(f"{row[s]['mean']:.4f} / {row[s]['last']:.4f}" for s in strides) + " |")
+    print("| all | " + " | ".join(f"{c.mean():.4f} / {c[:, -1].mean():.4f}" for c in corr.values()) + " |")
+    agreement = {}
+    for s in strides[1:]:
+        c = per_family(families, correlation(preds[("ort-rollout", strides[0])], preds[("ort-rollout", s)]))
+        agreement[s] = {f: {"mean": float(x.mean()), "last": float(x[:, -1].mean())} for f, x in c.items()}
+        worst = min(a["last"] for a in agreement[s].values())
+        print(f"stride {s} vs stride {strides[0]}: correlation at the last frame >= {worst:.4f} in every family")
+
+    if args.json:
+        record = dict(cases=labels, frames=args.frames, threads=args.threads, results=results, single_case=single)
+        record.update(solver=solver, ratios=ratios, parity_min_corr_per_family=parity, fidelity=fidelity)
+        record.update(agreement=agreement, matmul_before=mm_before, matmul_after=mm_after, peak=peak)
+        record.update(load_average=os.getloadavg(), baseline=args.baseline)
+        args.json.write_text(json.dumps(record, indent=1))
+
+
+def _mulreduce_path(sess, feed, g_re, g_im, initial, threads: int):
+    """The gather-multiply-reduce loop over all cases, one case per call, ``threads`` at a time (given G)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(n):
+        def one(i):
+            return sess.run(None, feed(g_re[i : i + 1], g_im[i : i + 1], initial[i : i + 1], n))
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, range(len(initial))))
+
+    return run
+
+
+def _report(args, n_cases, results, single, solver, mm_before, mm_after, peak, square) -> None:
     print("\nfloat32 matmul FLOP/s measured in this run (before / after the forecasts):")
     for k in mm_before:
         print(f"  {k:<32} {mm_before[k] / 1e9:7.1f} / {mm_after[k] / 1e9:7.1f} GFLOP/s")
     print(f"  peak used below (best square {square} matmul): {peak / 1e9:.1f} GFLOP/s")
-
-    print(
-        f"\n| path | stride | cases per call | s per {n_cases}x{args.frames} | case-frames/s | window GFLOP/s "
-        "| % of matmul peak |"
-    )
-    print("|---|---|---|---|---|---|---|")
+    print(f"\n| path | stride | s per {n_cases} x {args.frames} | case-frames/s | counted GFLOP/s (% of matmul peak) |")
+    print("|---|---|---|---|---|")
     for r in results:
-        r["fraction_of_peak"] = r["flops_per_s"] / peak
+        gf = r["flops_per_s"]
         print(
-            f"| {r['path']} | {r['stride']} | {r['cases_per_call']} | {r['seconds']:.1f} | "
-            f"{r['case_frames_per_s']:.1f} | {r['flops_per_s'] / 1e9:.1f} | {100 * r['fraction_of_peak']:.0f} % |"
+            f"| {r['path']} | {r['stride']} | {r['seconds']:.2f} | {r['case_frames_per_s']:,.0f} | "
+            + (f"{gf / 1e9:.1f} ({100 * gf / peak:.0f} %) |" if gf else "— |")
         )
-    base = {}
-    for r in results:
-        if r["path"] == "onnxruntime":
-            base[r["stride"]] = min(base.get(r["stride"], np.inf), r["seconds"])
-    for s in strides[1:]:
-        print(f"ONNX Runtime stride {s} is {base[strides[0]] / base[s]:.1f}x faster than stride {strides[0]}")
-    secs = {(r["path"], r["stride"], r["cases_per_call"]): r["seconds"] for r in results}
-    ratios = {}
-    for new, old in (("tf-graph", "base-tf-graph"), ("tf-step", "base-tf-graph"), ("onnxruntime", "base-onnxruntime")):
-        for (path, s, c), t in secs.items():
-            if path == new and (old, s, c) in secs:
-                ratios[f"{new} vs {old}, stride {s}"] = secs[(old, s, c)] / t
-    for key, ratio in ratios.items():
-        print(f"speed-up {key} ({args.baseline}): {ratio:.2f}x")
-
-    ref_key = ("tf-graph", strides[0])
-    parity = correlation(preds[ref_key], preds[("onnxruntime", strides[0])])  # (cases, frames)
-    print(f"\nparity step.onnx (ORT) vs Keras rollout, stride {strides[0]}: min correlation over frames per family")
-    par = {f: float(c.min()) for f, c in per_family(families, parity).items()}
-    print("  " + ", ".join(f"{f} {c:.7f}" for f, c in par.items()) + f"; overall min {parity.min():.7f}")
-
-    print("\nfidelity against the solver (ONNX Runtime forecasts): mean correlation / at the last frame")
-    fidelity = {}
-    print("| family | " + " | ".join(f"stride {s}" for s in strides) + " |")
-    print("|---" * (len(strides) + 1) + "|")
-    corr_by_stride = {s: correlation(truth[:, n_in:], preds[("onnxruntime", s)]) for s in strides}
-    fam_tables = {s: per_family(families, c) for s, c in corr_by_stride.items()}
-    for f in fam_tables[strides[0]]:
-        cells = []
-        for s in strides:
-            c = fam_tables[s][f]
-            fidelity.setdefault(f, {})[s] = {"mean": float(c.mean()), "last": float(c[:, -1].mean())}
-            cells.append(f"{c.mean():.4f} / {c[:, -1].mean():.4f}")
-        print(f"| {f} | " + " | ".join(cells) + " |")
-    cells = [f"{c.mean():.4f} / {c[:, -1].mean():.4f}" for c in corr_by_stride.values()]
-    print("| all | " + " | ".join(cells) + " |")
-
-    agreement = {}
-    if len(strides) > 1:
-        print(f"\nagreement of each stride with stride {strides[0]} (same model): mean correlation / at the last frame")
-        print("| family | " + " | ".join(f"stride {s}" for s in strides[1:]) + " |")
-        print("|---" * len(strides) + "|")
-        base_pred = preds[("onnxruntime", strides[0])]
-        agree = {s: per_family(families, correlation(base_pred, preds[("onnxruntime", s)])) for s in strides[1:]}
-        for f in agree[strides[1]]:
-            cells = []
-            for s in strides[1:]:
-                c = agree[s][f]
-                agreement.setdefault(f, {})[s] = {"mean": float(c.mean()), "last": float(c[:, -1].mean())}
-                cells.append(f"{c.mean():.4f} / {c[:, -1].mean():.4f}")
-            print(f"| {f} | " + " | ".join(cells) + " |")
-
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "cases": labels,
-                    "frames": args.frames,
-                    "threads": args.threads,
-                    "flops_per_window": flops_window,
-                    "matmul_flops_before": mm_before,
-                    "matmul_flops_after": mm_after,
-                    "peak": peak,
-                    "results": results,
-                    "baseline": args.baseline,
-                    "speedup_vs_baseline": ratios,
-                    "parity_min_corr_per_family": par,
-                    "fidelity": fidelity,
-                    "agreement_with_first_stride": agreement,
-                },
-                indent=1,
-            )
+    print(f"\nsingle case, {args.frames} frames: " + ", ".join(f"{k} {t:.3f} s" for k, t in single.items()))
+    if solver:
+        print(
+            f"solver, {n_cases} cases x {args.frames} frames: " + ", ".join(f"{k} {t:.2f} s" for k, t in solver.items())
         )
+        print("  ('build': building the cases' frame propagators only, included in the others)")
 
 
 if __name__ == "__main__":

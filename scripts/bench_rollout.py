@@ -14,6 +14,7 @@ import click
 import numpy as np
 
 from qwave.emulator.models import MODELS, build_model, load_model
+from qwave.emulator.options import RolloutOptions
 from qwave.emulator.rollout import WholeBoxStep, rollout
 
 
@@ -29,7 +30,7 @@ def main(model_name: str, cases: int, frames: int, strides: tuple[int, ...], nx:
     init = (0.1 * rng.normal(size=(cases, model.n_in, nx, 2))).astype(np.float32)
     pot = np.zeros((cases, nx), np.float32)
     for stride in strides:
-        stepper = WholeBoxStep(model, nx, stride=stride)
+        stepper = WholeBoxStep(model, nx, RolloutOptions(stride=stride))
         rollout(stepper, init, pot, 2)  # trace
         t = time.perf_counter()
         rollout(stepper, init, pot, frames)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from qwave.emulator.models import build_model
+from qwave.emulator.options import RolloutOptions
 from qwave.emulator.rollout import WholeBoxStep, blend_tables, offset_weights, rollout
 from qwave.errors import QwaveInputError
 
@@ -54,7 +55,7 @@ def test_untrained_rollout_shapes_and_step_signature():
 @pytest.mark.parametrize("stride", [1, 4])
 def test_copy_model_rollout_is_exact(stride):
     """Blending every cell's predictions back in place: a copy model must reproduce the last frame."""
-    stepper = WholeBoxStep(_copy_last_frame_model(), NX, stride=stride, renormalize=False)
+    stepper = WholeBoxStep(_copy_last_frame_model(), NX, RolloutOptions(stride=stride, renormalize=False))
     init, pot = _initial()
     out = rollout(stepper, init, pot, n_steps=3)
     assert np.allclose(out, init[:, -1:], atol=1e-5)
@@ -117,12 +118,12 @@ def test_offset_weights_are_the_blend_tables():
 def test_hyperlinear_whole_box_step_equals_generic_path(hyper, stride):
     model = _random_hyperlinear(hyper)
     frames = _frames()
-    fast = WholeBoxStep(model, NX, stride=stride)
-    generic = WholeBoxStep(_WindowsOnly(model), NX, stride=stride)
+    fast = WholeBoxStep(model, NX, RolloutOptions(stride=stride))
+    generic = WholeBoxStep(_WindowsOnly(model), NX, RolloutOptions(stride=stride))
     assert fast.box_model and not generic.box_model
     want = generic.step(frames).numpy()
     for blend in ("gather", "conv"):
-        got = WholeBoxStep(model, NX, stride=stride, blend=blend).step(frames).numpy()
+        got = WholeBoxStep(model, NX, RolloutOptions(stride=stride), blend=blend).step(frames).numpy()
         assert np.abs(got - want).max() <= 1e-5, blend
 
 
@@ -131,8 +132,8 @@ def test_hyperlinear_whole_box_step_equals_generic_path(hyper, stride):
 def test_conv_blend_equals_gather_blend(name, stride):
     model = build_model(name)
     frames = _frames(2)
-    a = WholeBoxStep(model, NX, stride=stride, blend="gather").step(frames).numpy()
-    b = WholeBoxStep(model, NX, stride=stride, blend="conv").step(frames).numpy()
+    a = WholeBoxStep(model, NX, RolloutOptions(stride=stride), blend="gather").step(frames).numpy()
+    b = WholeBoxStep(model, NX, RolloutOptions(stride=stride), blend="conv").step(frames).numpy()
     assert np.abs(a - b).max() <= 1e-5
     with pytest.raises(QwaveInputError):
         WholeBoxStep(model, NX, blend="fft")
@@ -146,8 +147,8 @@ def test_precomputed_operator_rollout_equals_per_frame_steps(hyper, stride, reno
     model = _random_hyperlinear(hyper)
     frames = _frames()
     init, pot = frames[..., :2], frames[:, 0, :, 2]
-    fast = WholeBoxStep(model, NX, stride=stride, renormalize=renormalize)
-    slow = WholeBoxStep(model, NX, stride=stride, renormalize=renormalize, precompute=False)
+    fast = WholeBoxStep(model, NX, RolloutOptions(stride=stride, renormalize=renormalize))
+    slow = WholeBoxStep(model, NX, RolloutOptions(stride=stride, renormalize=renormalize), precompute=False)
     assert fast.precompute and not slow.precompute
     want = rollout(slow, init, pot, n_steps=6)
     got = rollout(fast, init, pot, n_steps=6)

@@ -36,6 +36,8 @@ def float_list(ctx, param, value: str) -> list[float]:
 
 
 def key_values(ctx, param, values: tuple[str, ...]) -> dict:
+    """KEY=VALUE pairs; VALUE is read as JSON (numbers, lists, true/false, null) and kept as text otherwise
+    (``hyper=conv``), so that the library, which knows each key's type, names a wrong one."""
     out = {}
     for item in values:
         key, sep, raw = item.partition("=")
@@ -44,7 +46,7 @@ def key_values(ctx, param, values: tuple[str, ...]) -> dict:
         try:
             out[key] = json.loads(raw)
         except json.JSONDecodeError:
-            raise click.BadParameter(f"value of {key} is not a number or JSON list: {raw!r}") from None
+            out[key] = raw
     return out
 
 
@@ -78,3 +80,51 @@ def grid_options(fn):
 
 def make_grid(lx: float, nx: int, dt: float, steps_per_frame: int, frames: int) -> Grid:
     return Grid(lx=lx, nx=nx, dt=dt, steps_per_frame=steps_per_frame, n_frames=frames)
+
+
+def rollout_options(batch: bool = True):
+    """--sigma/--stride/--renormalize/--v-clip (and --batch) collected into one ``rollout`` keyword, a
+    :class:`~qwave.emulator.options.RolloutOptions`.  Place it directly above the function (below
+    ``one_line_errors``) so bad values get the one-line error."""
+    from qwave.emulator.options import DEFAULT_ROLLOUT as d
+
+    opts = [
+        click.option("--sigma", type=float, default=d.sigma, show_default=True, help="Blending width (cells)."),
+        click.option("--stride", type=int, default=d.stride, show_default=True, help="Cells between window centres."),
+        click.option(
+            "--renormalize/--no-renormalize",
+            default=d.renormalize,
+            show_default=True,
+            help="Rescale each forecast frame to the last input frame's norm.",
+        ),
+        click.option(
+            "--v-clip",
+            type=float,
+            default=d.v_clip,
+            show_default=True,
+            help="Clamp V/v_scale to [-v_clip, v_clip]; 0 disables the clamp.",
+        ),
+    ]
+    if batch:
+        opts.append(click.option("--batch", type=int, default=d.batch, show_default=True, help="Cases per batch."))
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            from qwave.emulator.options import RolloutOptions
+
+            v_clip = kwargs.pop("v_clip")
+            kwargs["rollout"] = RolloutOptions(
+                sigma=kwargs.pop("sigma"),
+                stride=kwargs.pop("stride"),
+                renormalize=kwargs.pop("renormalize"),
+                v_clip=None if v_clip == 0 else v_clip,
+                batch=kwargs.pop("batch") if batch else d.batch,
+            )
+            return fn(*args, **kwargs)
+
+        for opt in reversed(opts):
+            wrapper = opt(wrapper)
+        return wrapper
+
+    return decorate

@@ -1,4 +1,5 @@
-"""``qwave export``: a trained emulator as model.keras, SavedModel, window.onnx, step.onnx and metadata.json."""
+"""``qwave export``: a trained emulator as model.keras, SavedModel, window.onnx, step.onnx, rollout.onnx and
+metadata.json."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from qwave.cli.common import one_line_errors
+from qwave.cli.common import one_line_errors, rollout_options
 
 
 @click.command("export")
@@ -14,16 +15,16 @@ from qwave.cli.common import one_line_errors
 @click.option(
     "-o", "--out", type=click.Path(path_type=Path), required=True, help="Export directory (created atomically)."
 )
-@click.option("--stride", type=int, default=1, show_default=True, help="Cells between window centres in step.onnx.")
-@click.option("--sigma", type=float, default=2.8, show_default=True, help="Gaussian blending width (cells).")
 @click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset.")
 @click.option("--v-scale", type=float, help="Potential scale (hartree), only for a bare .keras file without config.")
-@click.option("--no-renormalize", is_flag=True, help="Do not rescale each predicted frame to the input norm.")
 @click.option("--no-saved-model", is_flag=True, help="Skip the TensorFlow SavedModel.")
 @click.option("--force", is_flag=True, help="Replace an existing export directory.")
 @one_line_errors
-def export(model, out, stride, sigma, opset, v_scale, no_renormalize, no_saved_model, force):
+@rollout_options(batch=False)
+def export(model, out, rollout, opset, v_scale, no_saved_model, force):
     """Export MODEL (a .keras file or a training run directory; default: the shipped pretrained model).
+
+    The stride (--stride) is baked into step.onnx and rollout.onnx: export once per stride you need.
 
     Example: qwave export runs/gru --out exported/gru
     """
@@ -34,9 +35,7 @@ def export(model, out, stride, sigma, opset, v_scale, no_renormalize, no_saved_m
     path = export_model(
         model,
         out,
-        sigma=sigma,
-        stride=stride,
-        renormalize=not no_renormalize,
+        rollout,
         opset=opset,
         v_scale=v_scale,
         overwrite=force,
@@ -44,4 +43,8 @@ def export(model, out, stride, sigma, opset, v_scale, no_renormalize, no_saved_m
     )
     meta = json.loads((path / "metadata.json").read_text())
     parity = ", ".join(f"{k} {v:.1e}" for k, v in meta["parity_max_abs_diff"].items())
-    click.echo(f"exported {meta['source']} -> {path}; max |diff| vs Keras: {parity}")
+    roll = meta["onnx"]["rollout"]
+    click.echo(
+        f"exported {meta['source']} -> {path}; max |diff| vs Keras: {parity}; rollout.onnx ({roll['engine']}) "
+        f"min correlation {roll['parity']['min_correlation']:.7f} over {roll['parity']['frames']} frames"
+    )

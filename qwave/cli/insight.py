@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from qwave.cli.common import float_list, one_line_errors
+from qwave.errors import QwaveInputError
 from qwave.insight.ablation import VARIANTS  # numpy-only module: cheap at start-up
 
 TESTS_HELP = "'curriculum:<config>' (simulated now), 'tfds:<config>' (built test splits) or 'solver'."
@@ -21,11 +22,21 @@ def tests_options(command):
 
 
 def _int_list(ctx, param, value: str) -> list[int]:
-    return [int(v) for v in float_list(ctx, param, value)]
+    numbers = float_list(ctx, param, value)
+    if not all(float(v).is_integer() for v in numbers):
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}")
+    return [int(v) for v in numbers]
+
+
+def _at_least_one(**counts: int) -> None:
+    """Counts given on the command line, checked before anything is loaded or simulated."""
+    for name, value in counts.items():
+        if value is not None and value < 1:
+            raise QwaveInputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option(
     "--train",
     "train_source",
@@ -60,22 +71,28 @@ def _int_list(ctx, param, value: str) -> list[int]:
 @one_line_errors
 def ablate(run_dir, train_source, tests, data_dir, out_dir, variants, seeds, steps, cases, frames, track_every):
     """Retrain RUN_DIR's recipe without each curriculum part in turn; evaluate on every test family."""
-    from qwave.data.sources import held_out_examples, training_trajectories
+    from qwave.data.sources import check_training_data, held_out_examples, held_out_grid, training_trajectories
     from qwave.emulator.training import TrainConfig
     from qwave.insight import ablation
     from qwave.insight.probes import sample_windows
     from qwave.insight.report import load_run_model
+    from qwave.io import check_output_dir
 
+    _at_least_one(steps=steps, cases=cases, frames=frames, track_every=track_every)
+    chosen = ablation.check_variants([v for v in variants.split(",") if v])
+    if not seeds:
+        raise QwaveInputError("--seeds names no seed")
     model, _, config = load_run_model(run_dir)
+    check_output_dir(out_dir)
+    base = TrainConfig.from_dict(config["train"])
+    base = dataclasses.replace(base, steps=steps, steps_per_epoch=min(track_every or base.steps_per_epoch, steps))
+    check_training_data(train_source, data_dir, n_in=base.n_in)
+    held_out_grid(tests, data_dir)
     traj = training_trajectories(train_source, data_dir, progress=True)
     v_scale = traj.v_scale
     families = held_out_examples(tests, cases, data_dir)
-    base = TrainConfig.from_dict(config["train"])
-    base = dataclasses.replace(base, steps=steps, steps_per_epoch=min(track_every or base.steps_per_epoch, steps))
     probes = sample_windows([c for cs in families.values() for c in cs], v_scale, model.n_in, model.window, 256)
-    results = ablation.run_ablation(
-        traj, families, base, out_dir, [v for v in variants.split(",") if v], seeds, frames, probes, True
-    )
+    results = ablation.run_ablation(traj, families, base, out_dir, chosen, seeds, frames, probes, True)
     table = ablation.summarize(results)
     if len(table) > 1 and "all" in table:  # the heat map shows changes against 'all'
         ablation.plot_drops(out_dir / "ablation.png", table)
@@ -88,16 +105,17 @@ def probe() -> None:
 
 
 def _model_and_cases(model_path, tests, data_dir, cases):
-    from qwave.data.sources import held_out_examples
+    from qwave.data.sources import held_out_examples, held_out_grid
     from qwave.insight.report import load_run_model
 
     model, v_scale, config = load_run_model(model_path)
+    held_out_grid(tests, data_dir)  # a bad or unbuilt source fails before any case is simulated
     families = held_out_examples(tests, cases, data_dir)
     return model, v_scale, config, [c for cs in families.values() for c in cs]
 
 
 @probe.command()
-@click.argument("model_path", type=click.Path(exists=True, path_type=Path))
+@click.argument("model_path", type=click.Path(path_type=Path))
 @tests_options
 @click.option("--cases", type=int, default=2, show_default=True, help="Held-out cases per family.")
 @click.option("--windows", type=int, default=1024, show_default=True, help="Probe windows.")
@@ -109,6 +127,7 @@ def symmetry(model_path, tests, data_dir, cases, windows, stride):
     from qwave.insight.probes import initial_frames, sample_windows
     from qwave.insight.symmetry import symmetry_errors
 
+    _at_least_one(cases=cases, windows=windows, stride=stride)
     model, v_scale, _, all_cases = _model_and_cases(model_path, tests, data_dir, cases)
     probes = sample_windows(all_cases, v_scale, model.n_in, model.window, windows)
     whole = initial_frames(all_cases[:8], v_scale, model.n_in)
@@ -116,7 +135,7 @@ def symmetry(model_path, tests, data_dir, cases, windows, stride):
 
 
 @probe.command()
-@click.argument("model_path", type=click.Path(exists=True, path_type=Path))
+@click.argument("model_path", type=click.Path(path_type=Path))
 @tests_options
 @click.option("--cases", type=int, default=2, show_default=True, help="Held-out cases per family.")
 @click.option("--windows", type=int, default=1024, show_default=True, help="Probe windows.")
@@ -126,8 +145,12 @@ def locality(model_path, tests, data_dir, cases, windows, plot):
     """Gradient saliency by input frame and cell offset, against the physical reach per frame."""
     from qwave.insight import locality as loc
     from qwave.insight.probes import sample_windows
+    from qwave.io import check_writable
     from qwave.physics.grid import Grid
 
+    _at_least_one(cases=cases, windows=windows)
+    if plot:
+        check_writable(plot)
     model, v_scale, _, all_cases = _model_and_cases(model_path, tests, data_dir, cases)
     probes = sample_windows(all_cases, v_scale, model.n_in, model.window, windows)
     sal = loc.saliency(model, probes)
@@ -145,7 +168,7 @@ def locality(model_path, tests, data_dir, cases, windows, plot):
 
 
 @probe.command()
-@click.argument("model_path", type=click.Path(exists=True, path_type=Path))
+@click.argument("model_path", type=click.Path(path_type=Path))
 @click.option("--energies", default="1.5,3,4.5,6,7.5,9,11", show_default=True, callback=float_list)
 @click.option("--heights", default="1,3,5,7,9,11,13,16", show_default=True, callback=float_list)
 @click.option("--widths", default="2,4,7,12,18,24", show_default=True, callback=float_list)
@@ -156,7 +179,13 @@ def generalisation(model_path, energies, heights, widths, frames, plot):
     """Correlation at the last frame over (E0, BH) and barrier width, inside and outside the curriculum."""
     from qwave.insight import generalisation as gen
     from qwave.insight.report import _curriculum_ranges, load_run_model
+    from qwave.io import check_writable
 
+    _at_least_one(frames=frames)
+    for name, values in (("energies", energies), ("heights", heights), ("widths", widths)):
+        if not values:
+            raise QwaveInputError(f"--{name} names no value")
+    check_writable(plot)
     model, v_scale, config = load_run_model(model_path)
     result = gen.generalisation_map(model, v_scale, energies, heights, widths, n_steps=frames)
     e_rng, h_rng = _curriculum_ranges(config)
@@ -165,7 +194,7 @@ def generalisation(model_path, energies, heights, widths, frames, plot):
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_dir", type=click.Path(path_type=Path))
 @tests_options
 @click.option(
     "--train",

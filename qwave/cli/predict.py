@@ -13,8 +13,14 @@ from qwave.cli.common import float_list, key_values, one_line_errors
 @click.option(
     "--model",
     type=click.Path(path_type=Path),
-    help="Export directory (metadata.json + step.onnx). Default: the shipped pretrained model.",
+    help="Export directory (metadata.json + rollout.onnx and/or step.onnx). Default: the shipped pretrained model.",
 )
+@click.option(
+    "--stride",
+    type=int,
+    help="Require an export made with this stride (it is baked in at export; `qwave export --stride N`).",
+)
+@click.option("--no-rollout", is_flag=True, help="Loop step.onnx (one call per frame) even if rollout.onnx is there.")
 @click.option(
     "--potential",
     "potential_name",
@@ -52,6 +58,8 @@ from qwave.cli.common import float_list, key_values, one_line_errors
 @one_line_errors
 def predict(
     model,
+    stride,
+    no_rollout,
     potential_name,
     params,
     potential_file,
@@ -67,35 +75,41 @@ def predict(
     threads,
     quiet,
 ):
-    """Forecast a Gaussian packet (or frames from a file) with step.onnx in ONNX Runtime.
+    """Forecast a Gaussian packet (or frames from a file) in ONNX Runtime: rollout.onnx, one call for the
+    whole forecast, or else step.onnx, one call per frame.
 
     Example: qwave predict --potential double --x0 18 --e0 4 --frames 400 --compare --plot forecast.png
     """
     import numpy as np
 
     from qwave.deploy import predict as forecasting
+    from qwave.errors import QwaveInputError
     from qwave.export.forecaster import Forecaster
     from qwave.io import check_writable
     from qwave.physics.potentials import resolve_potential
 
+    if frames < 1:
+        raise QwaveInputError(f"--frames must be a positive integer, got {frames}")
     for path in (out, plot):
         if path is not None:
             check_writable(path)
-    model_dir = forecasting.export_dir(model)
+    if initial is None:
+        x0, s0, e0 = forecasting.packet_lists(x0, s0, e0)
+    fc = Forecaster(forecasting.export_dir(model), threads=threads, use_rollout=not no_rollout, stride=stride)
+    fc.check_n_frames(frames)
     v, name, used = None, "file", {"file": str(initial)}
     if initial is None:
-        grid = Forecaster(model_dir, threads=threads).grid()
-        v, name, used = resolve_potential(grid, potential_name, params, potential_file)
-    record = forecasting.predict(
-        model_dir, v, x0, s0, e0, int(direction), frames, initial=initial, compare=compare, threads=threads
-    )
+        fc.check_n_frames(frames, len(x0))
+        v, name, used = resolve_potential(fc.grid(), potential_name, params, potential_file)
+    record = forecasting.predict(fc, v, x0, s0, e0, int(direction), frames, initial=initial, compare=compare)
     forecasting.save_prediction(out, record, name, used)
     if plot is not None:
         forecasting.plot_prediction(plot, record)
     if not quiet:
         n = record["psi"].shape[0]
         msg = (
-            f"{n} case(s), {frames} frames in {record['seconds']:.2f} s ({n * frames / record['seconds']:.0f} frames/s)"
+            f"{n} case(s), {frames} frames in {record['seconds']:.2f} s ({n * frames / record['seconds']:.0f} "
+            f"frames/s, {fc.engine}.onnx)"
         )
         if compare:
             corr = np.atleast_2d(record["corr"])

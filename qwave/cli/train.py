@@ -28,7 +28,13 @@ _D = TrainConfig()
     "--data",
     default=_D.data,
     show_default=True,
-    help="'tfds:<config>' (a qwave_curriculum config, built on first use) or 'curriculum:<config>' (simulated now).",
+    help="'tfds:<config>' (a built qwave_curriculum config; see --build) or 'curriculum:<config>' (simulated now).",
+)
+@click.option(
+    "--build",
+    is_flag=True,
+    help="Build a --data tfds:<config> that is not built yet first (minutes for demo, hours for full); "
+    "without it an unbuilt config is an error naming `qwave dataset build`.",
 )
 @click.option("--data-dir", default=None, help="TFDS data directory (default: TFDS's).")
 @click.option(
@@ -79,13 +85,14 @@ _D = TrainConfig()
 @click.option("--seed", type=int, default=_D.seed, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last checkpoint.")
 @one_line_errors
-def train_cmd(out_dir: str, resume: bool, recipe: str | None, **options) -> None:
+def train_cmd(out_dir: str, resume: bool, build: bool, recipe: str | None, **options) -> None:
     """Train an emulator on curriculum windows (Keras fit, AdamW, checkpoints, TensorBoard logs)."""
     if recipe is not None:
         ctx = click.get_current_context()
         given = {k for k in options if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
         options = {**options, **{k: v for k, v in recipes.recipe(recipe).items() if k not in given}}
     cfg = TrainConfig(**options)
+    training.check_run(cfg, out_dir, resume=resume, build=build)  # everything that can fail before training
     click.echo(json.dumps(cfg.to_dict()), err=True)
     training.train(cfg, out_dir, resume=resume, verbose=1)
     click.echo(f"model written to {out_dir}/model.keras")

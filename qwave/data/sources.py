@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from qwave import curriculum
 from qwave.errors import QwaveInputError
+from qwave.physics.grid import Grid
 
 if TYPE_CHECKING:
     from qwave.data.trajectories import Trajectories
@@ -63,6 +64,41 @@ def _spec(source: Source, data_dir: str | os.PathLike | None) -> curriculum.Curr
     return resolve_spec(source.config, data_dir)
 
 
+def check_training_data(
+    source: str, data_dir: str | os.PathLike | None = None, build: bool = False, n_in: int | None = None
+) -> curriculum.CurriculumSpec:
+    """Everything about training data ``source`` that can be checked before loading it: it parses, its config
+    resolves, a ``tfds:<config>`` is built (unless ``build``: it will be) and its simulations are long enough
+    for windows of ``n_in`` input frames.  Returns the config's spec; nothing is built or simulated."""
+    src = parse_source(source)
+    spec = _spec(src, data_dir)
+    if src.kind == "tfds" and not build:
+        from qwave.data.tfds import require_built
+
+        require_built(src.config, data_dir)
+    if n_in is not None and spec.grid.n_frames < n_in + 1:
+        raise QwaveInputError(
+            f"{source} has {spec.grid.n_frames} frames per simulation; windows of {n_in} input frames need {n_in + 1}"
+        )
+    return spec
+
+
+def held_out_grid(
+    source: str, data_dir: str | os.PathLike | None = None, n_frames: int | None = None
+) -> Grid:
+    """The grid of the held-out cases of ``source``, checked as far as it can be without simulating or
+    reading them: the source parses, its config resolves, a ``tfds:<config>`` is built."""
+    src = parse_source(source, tests=True)
+    spec = _spec(src, data_dir)
+    if src.kind == "tfds":
+        from qwave.data.tfds import require_built
+
+        if n_frames is not None:
+            raise QwaveInputError("a built dataset's test splits have fixed frames; use curriculum:<config> for more")
+        require_built(src.config, data_dir)
+    return spec.grid if n_frames is None else dataclasses.replace(spec.grid, n_frames=int(n_frames))
+
+
 def training_trajectories(
     source: str,
     data_dir: str | os.PathLike | None = None,
@@ -78,17 +114,17 @@ def training_trajectories(
     wanted = tuple(stages or curriculum.STAGES)
     if src.kind == "tfds":
         from qwave.data.tfds import build as build_dataset
-        from qwave.data.tfds import get_builder, load
+        from qwave.data.tfds import get_builder, is_built, load, require_built
 
-        builder = get_builder(src.config, data_dir)
-        if not builder.is_prepared():
+        if not is_built(src.config, data_dir):
             if not build:
-                raise QwaveInputError(
-                    f"config {src.config!r} is not built; run `qwave dataset build --config {src.config}`"
-                )
+                require_built(src.config, data_dir)
+            builder = get_builder(src.config, data_dir)
             if progress:
                 print(f"building qwave_curriculum/{src.config} in {builder.data_dir} (first use)", file=sys.stderr)
             builder = build_dataset(src.config, data_dir, progress=progress)
+        else:
+            builder = get_builder(src.config, data_dir)
         splits = [s for s in wanted if s in builder.info.splits]
         count = sum(builder.info.splits[s].num_examples for s in splits)
         stream = (ex for s in splits for ex in _numpy_examples(load(src.config, split=s, data_dir=data_dir)))
@@ -108,6 +144,7 @@ def held_out_examples(
 ) -> dict[str, list[dict]]:
     """{family: examples} of the held-out test families of ``source`` (the first ``n_per_family`` of each,
     all when None).  ``n_frames`` re-simulates simulated sources with that many frames (long horizons)."""
+    grid = held_out_grid(source, data_dir, n_frames)
     src = parse_source(source, tests=True)
     wanted = tuple(families or curriculum.TEST_FAMILIES)
     unknown = sorted(set(wanted) - set(curriculum.TEST_FAMILIES))
@@ -116,18 +153,13 @@ def held_out_examples(
     if n_per_family is not None and n_per_family < 1:
         raise QwaveInputError(f"cases per family must be >= 1, got {n_per_family}")
     if src.kind == "tfds":
-        from qwave.data.tfds import get_builder, load
+        from qwave.data.tfds import load
 
-        if n_frames is not None:
-            raise QwaveInputError("a built dataset's test splits have fixed frames; use curriculum:<config> for more")
-        if not get_builder(src.config, data_dir).is_prepared():
-            raise QwaveInputError(f"config {src.config!r} is not built; run `qwave dataset build --config {src.config}`")
         return {
             f: list(islice(_numpy_examples(load(src.config, split=f"test_{f}", data_dir=data_dir)), n_per_family))
             for f in wanted
         }
     spec = _spec(src, data_dir)
-    grid = spec.grid if n_frames is None else dataclasses.replace(spec.grid, n_frames=int(n_frames))
     out = {}
     for split, cases in curriculum.held_out_cases(spec).items():
         family = split.removeprefix("test_")

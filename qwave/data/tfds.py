@@ -22,6 +22,7 @@ import numpy as np
 
 from qwave import curriculum
 from qwave.errors import QwaveInputError
+from qwave.io import check_output_dir
 
 BUILDER_NAME = "qwave_curriculum"
 
@@ -60,6 +61,29 @@ def resolve_spec(config: str | os.PathLike, data_dir: str | os.PathLike | None =
     )
 
 
+def _build_command(config: str | os.PathLike, data_dir: str | os.PathLike | None) -> str:
+    return f"qwave dataset build --config {config}" + ("" if data_dir is None else f" --data-dir {data_dir}")
+
+
+def is_built(config: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> bool:
+    """True when ``config`` is completely built in ``data_dir`` (TFDS's ``is_prepared``); without TensorFlow
+    when nothing is built (no builder is made, so TFDS logs nothing about the empty directory)."""
+    spec = resolve_spec(config, data_dir)
+    if not _built_versions(data_dir or _default_data_dir(), spec.name):
+        return False
+    return get_builder(config, data_dir).is_prepared()
+
+
+def require_built(config: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> None:
+    """A one-line error naming the build command unless ``config`` is built in ``data_dir`` (nothing is built)."""
+    if not is_built(config, data_dir):
+        where = data_dir or _default_data_dir()
+        raise QwaveInputError(
+            f"qwave_curriculum/{resolve_spec(config, data_dir).name} is not built in {where}; "
+            f"run `{_build_command(config, data_dir)}`"
+        )
+
+
 def get_builder(config: str | os.PathLike = "demo", data_dir: str | os.PathLike | None = None):
     """The TFDS builder (``qwave_curriculum`` with that config) reading from / writing to ``data_dir``."""
     spec = resolve_spec(config, data_dir)
@@ -80,8 +104,18 @@ def _beam_options(beam: str | None):
         from apache_beam.options.pipeline_options import PipelineOptions
     except ImportError:
         raise QwaveInputError("the Beam path needs Apache Beam: pip install 'qwave[beam]'") from None
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.runners.runner import create_runner
+
     flags = [f"--{opt.strip()}" for opt in beam.split(",") if opt.strip()]
-    return PipelineOptions(flags=flags or ["--runner=DirectRunner"])
+    options = PipelineOptions(flags=flags or ["--runner=DirectRunner"])
+    runner = options.view_as(StandardOptions).runner
+    if runner is not None:  # an unknown runner fails here, in one line, not deep inside the build
+        try:
+            create_runner(runner)
+        except (ValueError, ImportError) as exc:
+            raise QwaveInputError(f"--beam runner={runner}: {str(exc).splitlines()[0]}") from None
+    return options
 
 
 def build(
@@ -100,13 +134,12 @@ def build(
     spec = resolve_spec(config, data_dir)
     curriculum.validate(spec)
     data_dir = Path(data_dir or _default_data_dir())
+    beam_options = _beam_options(beam)
+    check_output_dir(data_dir)  # writes a probe file: os.access says yes to root on read-only mounts
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise QwaveInputError(f"cannot create data directory {data_dir}: {exc.strerror}") from None
-    if not os.access(data_dir, os.W_OK):
-        raise QwaveInputError(f"data directory {data_dir} is not writable")
-    beam_options = _beam_options(beam)
     import tensorflow_datasets as tfds
 
     builder = get_builder(config, data_dir)
@@ -238,12 +271,8 @@ def plot_examples(
     out = check_writable(out)
     if per_split < 1:
         raise QwaveInputError(f"per_split must be >= 1, got {per_split}")
+    require_built(config, data_dir)
     builder = get_builder(config, data_dir)
-    if not builder.is_prepared():
-        raise QwaveInputError(
-            f"qwave_curriculum/{builder.builder_config.name} is not built in {builder.data_dir}; "
-            "run `qwave dataset build` first"
-        )
     available = list(builder.info.splits.keys())
     splits = splits or available
     unknown = [s for s in splits if s not in available]

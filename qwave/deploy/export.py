@@ -7,11 +7,14 @@ only when everything is written and checked:
 - ``window.onnx``: the window model, ``window`` float32 [batch, n_in, W, 3] -> ``next`` [batch, W, 2];
 - ``step.onnx``: one whole-box forecast step, :class:`qwave.emulator.rollout.WholeBoxStep` converted by tf2onnx:
   ``frames`` float32 [batch, n_in, NX, 3] (Re psi, Im psi, V / v_scale) -> ``next`` float32 [batch, NX, 2];
+- ``rollout.onnx``: the whole recursive forecast in one call (:mod:`qwave.deploy.rollout_onnx`): ``frames`` as
+  above and ``n_frames`` int64 -> ``forecast`` float32 [batch, n_frames, NX, 2];
 - ``metadata.json``: grid, frame spacing, window geometry, v_scale, blending, ONNX opset and IO, the
   artefacts' SHA-256, measured parities, FLOPs per window, package versions and evaluation figures;
 - ``evaluation/``: the source's evaluation table (``table.md``, ``table.json``), when it has one.
 
-Every ONNX graph passes ``onnx.checker`` and is compared with Keras in ONNX Runtime before publication.
+Every ONNX graph passes ``onnx.checker`` and is compared with Keras in ONNX Runtime before publication
+(rollout.onnx: correlation with the Keras rollout >= ``ROLLOUT_MIN_CORR`` at every frame of the probe forecast).
 TensorFlow is imported only inside the functions.
 """
 
@@ -30,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qwave.deploy import rollout_onnx
 from qwave.deploy.onnx import (
     BATCH_DIM,
     DEFAULT_OPSET,
@@ -41,14 +45,18 @@ from qwave.deploy.onnx import (
     probe_frames,
     window_flops,
 )
-from qwave.deploy.sources import FORMAT, FORMAT_VERSION, ModelSource, _read_json, load_source
+from qwave.emulator.artefacts import FORMAT, FORMAT_VERSION, ModelSource, _read_json, load_source
+from qwave.emulator.options import DEFAULT_ROLLOUT, RolloutOptions
 from qwave.errors import QwaveInputError
 from qwave.export.forecaster import _sha256
+from qwave.io import check_output_dir
 
 WINDOW_INPUT, WINDOW_OUTPUT = "window", "next"
 STEP_INPUT, STEP_OUTPUT = "frames", "next"
 WINDOW_TOL = 1e-5  # max |window.onnx - Keras| on the probe windows
 STEP_TOL = 1e-4  # max |step.onnx - WholeBoxStep| on the probe frames
+ROLLOUT_MIN_CORR = 0.99999  # min correlation of rollout.onnx with the Keras rollout, every probe frame
+PROBE_FRAMES = 32  # frames of the export-time rollout.onnx check
 VERSION_PACKAGES = ("qwave", "tensorflow-cpu", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "numpy")
 
 
@@ -72,8 +80,7 @@ def _check_target(out: Path, overwrite: bool) -> None:
     parent = out.parent
     if not parent.is_dir():
         raise QwaveInputError(f"output directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise QwaveInputError(f"output directory {parent} is not writable")
+    check_output_dir(parent)  # really creates a file: os.access says yes to root on read-only mounts
     if out.is_file() or out.is_symlink():
         raise QwaveInputError(f"output path {out} exists and is not a directory")
     if out.is_dir() and any(out.iterdir()):
@@ -102,30 +109,27 @@ def _publish(tmp: Path, out: Path) -> None:
 def export_model(
     source: str | os.PathLike | None,
     out_dir: str | os.PathLike,
-    sigma: float = 2.8,
-    stride: int = 1,
-    renormalize: bool = True,
+    options: RolloutOptions = DEFAULT_ROLLOUT,
     opset: int = DEFAULT_OPSET,
     v_scale: float | None = None,
     overwrite: bool = False,
     saved_model: bool = True,
 ) -> Path:
-    """Export MODEL (see :func:`load_source`) to ``out_dir``; returns its path.  ``sigma`` (cells) and
-    ``stride`` (cells between window centres) fix step.onnx's blending; ``renormalize`` keeps each
-    predicted frame's norm equal to the last input frame's."""
+    """Export MODEL (see :func:`load_source`) to ``out_dir``; returns its path.  ``options`` fix the ONNX
+    forecast's blending (sigma, stride), renormalisation and potential clamp (``options.batch`` is unused)."""
     out = Path(out_dir).resolve()
     _check_target(out, overwrite)
-    if not 7 <= int(opset) <= 21:
-        raise QwaveInputError(f"ONNX opset must be between 7 and 21, got {opset}")
+    if not rollout_onnx.MIN_OPSET <= int(opset) <= 21:
+        raise QwaveInputError(f"ONNX opset must be between {rollout_onnx.MIN_OPSET} and 21, got {opset}")
     src = load_source(source, v_scale)
-    from qwave.emulator.rollout import WholeBoxStep, blend_tables
+    from qwave.emulator.rollout import blend_tables
 
-    blend_tables(src.grid.nx, src.model.window, sigma, stride)  # validates sigma and stride up front
+    blend_tables(src.grid.nx, src.model.window, options.sigma, options.stride)  # validates the blend up front
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=NUMPY2_COPY_WARNING)
-            meta = _write_artefacts(src, tmp, WholeBoxStep, sigma, stride, renormalize, int(opset), saved_model)
+            meta = _write_artefacts(src, tmp, options, int(opset), saved_model)
         meta["source"] = str(src.keras_path)
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
         os.chmod(tmp, 0o777 & ~_umask())
@@ -142,10 +146,12 @@ def _umask() -> int:
     return mask
 
 
-def _write_artefacts(src: ModelSource, tmp: Path, step_cls, sigma, stride, renormalize, opset, saved_model) -> dict:
+def _write_artefacts(src: ModelSource, tmp: Path, options: RolloutOptions, opset: int, saved_model: bool) -> dict:
     import keras
     import onnx
     import tensorflow as tf
+
+    from qwave.emulator.rollout import WholeBoxStep
 
     model, grid = src.model, src.grid
     n_in, window, nx = model.n_in, model.window, grid.nx
@@ -183,7 +189,8 @@ def _write_artefacts(src: ModelSource, tmp: Path, step_cls, sigma, stride, renor
     onnx.save(win_proto, tmp / "window.onnx")
 
     # the blend as a transposed convolution: one ConvTranspose node, cheaper in ONNX Runtime than a gather
-    stepper = step_cls(model, nx, sigma=sigma, stride=stride, renormalize=renormalize, blend="conv")
+    stepper = WholeBoxStep(model, nx, options, blend="conv")
+    sigma, stride, renormalize = options.sigma, options.stride, options.renormalize
     step_props = {**props, "nx": nx, "sigma": sigma, "stride": stride, "renormalize": renormalize}
     step_proto = _finish(
         function_to_onnx(stepper.step, STEP_INPUT, STEP_OUTPUT, opset),
@@ -196,6 +203,10 @@ def _write_artefacts(src: ModelSource, tmp: Path, step_cls, sigma, stride, renor
     if parity["step_onnx"] > STEP_TOL:
         raise QwaveInputError(f"step.onnx differs from the TF step by {parity['step_onnx']:.2e} > {STEP_TOL:g}")
     onnx.save(step_proto, tmp / "step.onnx")
+
+    roll_proto, engine, block, roll_parity = _rollout_artefact(model, grid, options, opset, step_props, step_proto)
+    parity["rollout_onnx"] = roll_parity["max_abs"]
+    onnx.save(roll_proto, tmp / "rollout.onnx")
 
     files = []
     if src.evaluation_files:
@@ -240,14 +251,36 @@ def _write_artefacts(src: ModelSource, tmp: Path, step_cls, sigma, stride, renor
             "ir_version": int(step_proto.ir_version),
             "step": _io_entry(tmp, "step.onnx", STEP_INPUT, [n_in, nx, 3], STEP_OUTPUT, [nx, 2]),
             "window": _io_entry(tmp, "window.onnx", WINDOW_INPUT, [n_in, window, 3], WINDOW_OUTPUT, [window, 2]),
+            "rollout": {
+                **_io_entry(
+                    tmp,
+                    "rollout.onnx",
+                    rollout_onnx.ROLLOUT_FRAMES,
+                    [n_in, nx, 3],
+                    rollout_onnx.ROLLOUT_OUTPUT,
+                    [rollout_onnx.ROLLOUT_N, nx, 2],
+                ),
+                "engine": engine,  # "operator": G(V) built once, applied per frame; "step": step.onnx looped
+                "block": block,
+                "parity": roll_parity,
+            },
         },
-        "files": ["model.keras", *(["saved_model"] if saved_model else []), "window.onnx", "step.onnx", *files],
+        "files": [
+            "model.keras",
+            *(["saved_model"] if saved_model else []),
+            "window.onnx",
+            "step.onnx",
+            "rollout.onnx",
+            *files,
+        ],
         "saved_model": {"signature": "serve", "input": WINDOW_INPUT} if saved_model else None,
         "flops": {
             "per_window": flops,
             "windows_per_step": nx // int(stride),
             "per_step": flops * (nx // int(stride)),
-            "counted": "2 per multiply-add in MatMul/Gemm/Conv; gathers, activations and blending not counted",
+            "rollout_per_frame": _rollout_flops(engine, flops * (nx // int(stride)), nx, n_in, window, block),
+            "counted": "2 per multiply-add in MatMul/Gemm/Conv; gathers, activations and blending not counted; "
+            "rollout_per_frame: rollout.onnx's loop body per case and frame (G(V), built once, not counted)",
         },
         "parity_max_abs_diff": parity,
         "versions": package_versions(),
@@ -256,10 +289,61 @@ def _write_artefacts(src: ModelSource, tmp: Path, step_cls, sigma, stride, renor
 
 
 def _io_entry(tmp: Path, name: str, in_name: str, in_shape: list, out_name: str, out_shape: list) -> dict:
+    inputs = [{"name": in_name, "shape": [BATCH_DIM, *in_shape], "dtype": "float32"}]
+    if name == "rollout.onnx":
+        inputs.append({"name": rollout_onnx.ROLLOUT_N, "shape": [], "dtype": "int64"})
     return {
         "file": name,
         "sha256": _sha256(tmp / name),
-        "inputs": [{"name": in_name, "shape": [BATCH_DIM, *in_shape], "dtype": "float32"}],
+        "inputs": inputs,
         "outputs": [{"name": out_name, "shape": [BATCH_DIM, *out_shape], "dtype": "float32"}],
     }
 
+
+def _rollout_flops(engine: str, per_step: int, nx: int, n_in: int, window: int, block: int) -> int:
+    if engine == "step":
+        return per_step
+    k = (block + 2 * window - 2) * n_in * 2  # one (2 x K) @ (K x block) product per block of cells
+    return 2 * 2 * k * block * (nx // block)
+
+
+def _rollout_artefact(model, grid, options: RolloutOptions, opset: int, props: dict, step_proto):
+    """rollout.onnx (the operator loop for a linear-in-psi model, else step.onnx looped), checked against the
+    Keras rollout on the probe frames: (proto, engine, block, parity record)."""
+    from qwave.emulator.metrics import correlation
+    from qwave.emulator.rollout import WholeBoxStep, rollout
+
+    nx, n_in, window = grid.nx, model.n_in, model.window
+    reference = WholeBoxStep(model, nx, options)  # what evaluate and the Keras rollout use
+    if reference.precompute:
+        engine, block = "operator", rollout_onnx.block_size(nx)
+        prologue = function_to_onnx(
+            rollout_onnx.operator_prologue(reference, block),
+            rollout_onnx.ROLLOUT_FRAMES,
+            [rollout_onnx.OPERATOR, rollout_onnx.STATE0],
+            opset,
+        )
+        proto = rollout_onnx.operator_rollout(prologue, nx, n_in, window, block, options.renormalize, opset)
+    else:
+        engine, block = "step", None
+        proto = rollout_onnx.step_rollout(step_proto, nx, n_in, opset)
+    proto = _finish(
+        proto,
+        {**props, "engine": engine, "block": block},
+        f"qwave recursive forecast: {rollout_onnx.ROLLOUT_FRAMES} [batch, {n_in}, {nx}, 3] (Re psi, Im psi, "
+        f"V/v_scale) and {rollout_onnx.ROLLOUT_N} (int64) -> {rollout_onnx.ROLLOUT_OUTPUT} "
+        f"[batch, {rollout_onnx.ROLLOUT_N}, {nx}, 2]",
+    )
+    frames = probe_frames(grid, n_in)
+    want = rollout(reference, frames[..., :2], frames[:, -1, :, 2], PROBE_FRAMES)
+    feed = {rollout_onnx.ROLLOUT_FRAMES: frames, rollout_onnx.ROLLOUT_N: np.array(PROBE_FRAMES, np.int64)}
+    got = _session(proto).run(None, feed)[0]
+    if got.shape != want.shape:
+        raise QwaveInputError(f"rollout.onnx returned shape {got.shape}, expected {want.shape}")  # cannot happen
+    corr = float(correlation(want, got).min())
+    if not corr >= ROLLOUT_MIN_CORR:
+        raise QwaveInputError(
+            f"rollout.onnx's probe forecast correlates {corr:.7f} < {ROLLOUT_MIN_CORR} with the Keras rollout"
+        )
+    parity = {"frames": PROBE_FRAMES, "cases": len(frames), "min_correlation": corr, "max_abs": _max_diff(got, want)}
+    return proto, engine, block, parity

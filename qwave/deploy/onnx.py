@@ -25,29 +25,33 @@ def _quiet_tf2onnx() -> None:
     tf2onnx.logging.set_level(logging.ERROR)
 
 
-def function_to_onnx(function, input_name: str, output_name: str, opset: int = DEFAULT_OPSET):
-    """Convert a one-input, one-output ``tf.function`` with an input signature to an ``onnx.ModelProto``:
-    variables and captured constants frozen, IO renamed, the leading dimension named ``batch``."""
+def function_to_onnx(function, input_name: str, output_name, opset: int = DEFAULT_OPSET):
+    """Convert a one-input ``tf.function`` with an input signature to an ``onnx.ModelProto``: variables and
+    captured constants frozen, IO renamed (``output_name``: a name, or a list for several outputs), the
+    leading dimension named ``batch``."""
     import tensorflow as tf
     import tf2onnx
 
     _quiet_tf2onnx()
+    output_names = [output_name] if isinstance(output_name, str) else list(output_name)
     concrete = function.get_concrete_function()
     n_args = len(tf.nest.flatten(concrete.structured_input_signature))
     inputs = [t.name for t in concrete.inputs[:n_args]]  # the rest are captures, frozen into constants
     outputs = [t.name for t in concrete.outputs]
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise QwaveInputError(f"expected a one-input one-output function, got {len(inputs)} -> {len(outputs)}")
+    if len(inputs) != 1 or len(outputs) != len(output_names):
+        raise QwaveInputError(
+            f"expected a one-input {len(output_names)}-output function, got {len(inputs)} -> {len(outputs)}"
+        )
     with tf.device("/cpu:0"), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=NUMPY2_COPY_WARNING)
         graph_def = tf2onnx.tf_loader.from_function(concrete, inputs, outputs)
         proto, _ = tf2onnx.convert.from_graph_def(
             graph_def,
-            name=output_name,
+            name=output_names[0],
             input_names=inputs,
             output_names=outputs,
             opset=opset,
-            tensors_to_rename={inputs[0]: input_name, outputs[0]: output_name},
+            tensors_to_rename={inputs[0]: input_name, **dict(zip(outputs, output_names, strict=True))},
         )
     for value in (*proto.graph.input, *proto.graph.output):
         dim = value.type.tensor_type.shape.dim[0]
@@ -131,5 +135,3 @@ def probe_frames(grid: Grid, n_in: int, batch: int = 2, seed: int = 0) -> np.nda
 
 def _max_diff(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
-
-

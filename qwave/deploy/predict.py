@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qwave.deploy.sources import default_pretrained
+from qwave.emulator.artefacts import default_pretrained
 from qwave.errors import QwaveInputError
 from qwave.physics.grid import Grid
 
@@ -17,15 +17,30 @@ from qwave.physics.grid import Grid
 def export_dir(model: str | os.PathLike | None) -> Path:
     """An export directory: ``model`` itself, or the shipped pretrained model's when ``None``."""
     path = default_pretrained() if model is None else Path(model)
-    if path.is_file() and path.name in ("metadata.json", "step.onnx"):
+    if path.is_file() and path.name in ("metadata.json", "step.onnx", "rollout.onnx"):
         path = path.parent
     if not (path / "metadata.json").is_file():
         raise QwaveInputError(f"{path} is not an export directory (no metadata.json); run `qwave export` first")
     return path
 
 
+def packet_lists(x0, s0, e0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """X0, S0, E0 as 1-D float arrays of one common length (a single value is repeated); a clear error for an
+    empty list or lists of different lengths."""
+    arrays = [np.atleast_1d(np.asarray(a, float)).ravel() for a in (x0, s0, e0)]
+    sizes = [a.size for a in arrays]
+    if min(sizes) == 0:
+        raise QwaveInputError(f"empty packet list: X0, S0, E0 have {sizes[0]}, {sizes[1]}, {sizes[2]} values")
+    n = max(sizes)
+    if any(k not in (1, n) for k in sizes):
+        raise QwaveInputError(
+            f"packet lists X0, S0, E0 have {sizes[0]}, {sizes[1]}, {sizes[2]} values: give each one value or {n}"
+        )
+    return tuple(np.broadcast_to(a, (n,)).copy() for a in arrays)
+
+
 def predict(
-    model: str | os.PathLike | None = None,
+    model=None,
     potential: np.ndarray | None = None,
     x0=20.0,
     s0=2.0,
@@ -35,24 +50,37 @@ def predict(
     initial: str | os.PathLike | None = None,
     compare: bool = False,
     threads: int = 2,
+    stride: int | None = None,
+    use_rollout: bool = True,
 ) -> dict:
-    """Forecast ``n_frames`` frames with an export's step.onnx in ONNX Runtime (no TensorFlow).
+    """Forecast ``n_frames`` frames with an export in ONNX Runtime (no TensorFlow): rollout.onnx (one call
+    per forecast) when the export has it and ``use_rollout``, else step.onnx (one call per frame).
+    ``model``: an export directory, a :class:`~qwave.export.forecaster.Forecaster`, or None (the shipped
+    model); ``stride``, if given, must be the export's.
 
     The first ``n_in`` frames come from ``initial`` (a .npz with psi and potential, e.g. from ``qwave
     simulate``) or else from Gaussian packets (X0, S0 bohr, E0 hartree; broadcast) in ``potential``
     (hartree, (NX,)) evolved by the solver.  Returns a record in ``qwave simulate``'s layout: ``psi``
     complex64 (B, n_in + n_frames, NX) with the forecast from index ``forecast_start``, ``potential``,
-    ``x``, ``t``, the grid, the packets, ``seconds`` (forecast wall time) and, with ``compare``, the
-    solver's ``psi_true`` and the per-frame correlation ``corr`` (B, n_frames).
+    ``x``, ``t``, the grid, the packets, ``engine`` ("rollout" or "step"), ``seconds`` (forecast wall
+    time) and, with ``compare``, the solver's ``psi_true`` and the per-frame correlation ``corr`` (B, n_frames).
     """
     import time
 
     from qwave.export.forecaster import Forecaster, load_frames
 
-    fc = Forecaster(export_dir(model), threads=threads)
+    if isinstance(model, Forecaster):
+        fc = model
+        if stride is not None and int(stride) != fc.stride:
+            raise QwaveInputError(f"{fc.model_dir} was exported with stride {fc.stride}, not {stride}")
+    else:
+        fc = Forecaster(export_dir(model), threads=threads, use_rollout=use_rollout, stride=stride)
     grid = fc.grid()
     n_in = fc.n_in
     truth = None
+    if initial is None:
+        x0, s0, e0 = packet_lists(x0, s0, e0)
+    fc.check_n_frames(n_frames, len(x0) if initial is None else 1)  # before any solver work
     if initial is not None:
         psi, v = load_frames(initial)
         if psi.shape[-1] != fc.nx:
@@ -69,7 +97,7 @@ def predict(
             raise QwaveInputError("give a potential or initial frames")
         v = _check_potential(grid, potential)
         start = fc.packet_frames(x0, s0, e0, v, direction)
-        x0, s0, e0 = (np.broadcast_to(np.atleast_1d(a), (start.shape[0],)).astype(float) for a in (x0, s0, e0))
+    fc.check_n_frames(n_frames, start.shape[0])
     t0 = time.perf_counter()
     pred = fc.forecast(start, v, n_frames)
     seconds = time.perf_counter() - t0
@@ -89,6 +117,7 @@ def predict(
         "e0": e0,
         "direction": np.full(psi.shape[0], direction),
         "model": np.array(str(fc.model_dir)),
+        "engine": np.array(fc.engine),
         "seconds": seconds,
     }
     if compare:

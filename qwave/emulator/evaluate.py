@@ -8,6 +8,7 @@ mean correlation over the forecast, correlation at forecast frames 100/200/400, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -16,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from qwave.emulator.metrics import frame_metrics
+from qwave.emulator.options import DEFAULT_ROLLOUT, RolloutOptions
 from qwave.emulator.rollout import WholeBoxStep, rollout_batched
 from qwave.errors import QwaveInputError
-from qwave.io import atomic_path
+from qwave.io import atomic_path, check_output_dir
 from qwave.physics.grid import Grid
 
 AT_FRAMES = (100, 200, 400)
@@ -29,13 +31,9 @@ def forecast_cases(
     cases: Sequence[dict],
     v_scale: float,
     n_steps: int = 400,
-    sigma: float = 2.8,
-    stride: int = 1,
-    renormalize: bool = True,
-    batch: int = 16,
+    options: RolloutOptions = DEFAULT_ROLLOUT,
     progress: bool = False,
     stepper: WholeBoxStep | None = None,
-    v_clip: float | None = 1.0,
 ) -> np.ndarray:
     """Forecast each case (dataset-schema dicts) from its first n_in frames: float32 (cases, n_steps, NX, 2)."""
     psi = np.stack([np.asarray(c["psi"], np.float32) for c in cases])
@@ -45,8 +43,8 @@ def forecast_cases(
         )
     pot = np.stack([np.asarray(c["potential"], np.float32) for c in cases]) / v_scale
     if stepper is None or stepper.nx != psi.shape[2]:
-        stepper = WholeBoxStep(model, psi.shape[2], sigma=sigma, stride=stride, renormalize=renormalize, v_clip=v_clip)
-    return rollout_batched(stepper, psi[:, : model.n_in], pot, n_steps, batch=batch, progress=progress)
+        stepper = WholeBoxStep(model, psi.shape[2], options)
+    return rollout_batched(stepper, psi[:, : model.n_in], pot, n_steps, progress=progress)
 
 
 def case_metrics(case: dict, pred: np.ndarray, n_in: int, grid: Grid) -> dict[str, np.ndarray]:
@@ -75,12 +73,8 @@ def evaluate(
     v_scale: float,
     grid: Grid,
     n_steps: int = 400,
-    sigma: float = 2.8,
-    stride: int = 1,
-    renormalize: bool = True,
-    batch: int = 16,
+    options: RolloutOptions = DEFAULT_ROLLOUT,
     progress: bool = False,
-    v_clip: float | None = 1.0,
 ) -> dict:
     """Forecast every family; returns {"rows": {family: row, ..., "overall": row}, "curves": {family: {metric:
     mean curve}}, "cases": {family: (first case, its forecast)}}."""
@@ -91,9 +85,9 @@ def evaluate(
         from tqdm.auto import tqdm
 
         items = tqdm(list(items), desc="families", unit="family")
-    stepper = WholeBoxStep(model, grid.nx, sigma=sigma, stride=stride, renormalize=renormalize, v_clip=v_clip)
+    stepper = WholeBoxStep(model, grid.nx, options)
     for family, cases in items:
-        pred = forecast_cases(model, cases, v_scale, n_steps, sigma, stride, renormalize, batch, stepper=stepper)
+        pred = forecast_cases(model, cases, v_scale, n_steps, options, stepper=stepper)
         per_case = [case_metrics(c, p, model.n_in, grid) for c, p in zip(cases, pred, strict=True)]
         rows[family] = summarize(per_case)
         curves[family] = {k: np.mean([m[k] for m in per_case], 0) for k in per_case[0]}
@@ -184,35 +178,45 @@ def save_comparison(path: Path, case: dict, pred: np.ndarray, n_in: int, grid: G
 
 
 def evaluate_path(
-    model_path: str | os.PathLike,
+    model_path: str | os.PathLike | None,
     tests: str = "curriculum:full",
     out_dir: str | os.PathLike | None = None,
     data_dir: str | None = None,
     n_per_family: int | None = None,
     n_steps: int = 400,
-    sigma: float = 2.8,
-    stride: int = 1,
-    renormalize: bool = True,
+    options: RolloutOptions = DEFAULT_ROLLOUT,
     v_scale: float | None = None,
-    batch: int = 16,
     progress: bool = True,
-    v_clip: float | None = 1.0,
 ) -> str:
-    """Load a run directory or .keras file, evaluate on ``tests``, save the report; returns the markdown table."""
-    from qwave.data.sources import held_out_examples
-    from qwave.emulator.models import load_model
+    """Evaluate MODEL (a run directory, export, .keras file, or None for the shipped model) on ``tests`` and
+    save the report in ``out_dir`` (default ``<model dir>/eval``, ``./eval`` for the shipped model); returns
+    the markdown table.
 
-    path = Path(model_path)
-    run_dir = path if path.is_dir() else path.parent
-    model = load_model(path / "model.keras" if path.is_dir() else path)
-    if v_scale is None:
-        config = run_dir / "config.json"
-        if not config.is_file():
-            raise QwaveInputError(f"no config.json beside {path}: give --v-scale")
-        v_scale = float(json.loads(config.read_text())["v_scale"])
+    Everything that can fail fast does so before the forecasts: the model loads in safe mode, the output
+    directory is writable, the test source parses and is present, the cases are long enough."""
+    from qwave.data.sources import held_out_examples, held_out_grid
+    from qwave.emulator.artefacts import load_source
+    from qwave.emulator.rollout import blend_tables
+
+    if n_steps < 1:
+        raise QwaveInputError(f"the forecast needs >= 1 frame, got --frames {n_steps}")
+    if n_per_family is not None and n_per_family < 1:
+        raise QwaveInputError(f"cases per family must be >= 1, got {n_per_family}")
+    src = load_source(model_path, v_scale)
+    default_out = Path("eval") if model_path is None else src.keras_path.parent / "eval"  # never into the package
+    out = check_output_dir(out_dir or default_out)
+    test_grid = held_out_grid(tests, data_dir)  # parses, resolves, is built: before any case is simulated
+    n_in = src.model.n_in
+    if test_grid.n_frames < n_in + n_steps:
+        most = test_grid.n_frames - n_in
+        raise QwaveInputError(
+            f"{tests} cases have {test_grid.n_frames} frames; a {n_steps}-frame forecast from {n_in} input frames "
+            f"needs {n_in + n_steps}" + (f" (use --frames {most} or less)" if most >= 1 else "")
+        )
+    blend_tables(test_grid.nx, src.model.window, options.sigma, options.stride)  # the stride divides NX
     families = held_out_examples(tests, n_per_family, data_dir)
     nx = int(np.asarray(next(iter(families.values()))[0]["psi"]).shape[1])
-    grid = Grid(nx=nx)
-    result = evaluate(model, families, v_scale, grid, n_steps, sigma, stride, renormalize, batch, progress, v_clip)
-    save_report(result, out_dir or run_dir / "eval", grid, model.n_in)
+    grid = dataclasses.replace(src.grid, nx=nx)
+    result = evaluate(src.model, families, src.v_scale, grid, n_steps, options, progress)
+    save_report(result, out, grid, src.model.n_in)
     return format_table(result["rows"])

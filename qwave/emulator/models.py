@@ -6,6 +6,9 @@ All are registered Keras classes (package ``qwave``), so ``.keras`` files load w
   output and state into Dense(2W); ~40k parameters.
 - ``gru_res``: the same GRU predicting the change from the last input frame, plus a linear map of the
   input psi (a learned linear propagator the GRU corrects where the potential acts).
+- ``hyperlinear`` (qwave's default, the shipped model): next frame = sum_m c_m(V) * (A_m psi) in complex
+  arithmetic - linear in psi and nonlinear in V, so the Schrodinger equation's linearity and global-phase
+  symmetry hold exactly; ``hyperlinear_conv`` computes c(V) with a local convolution instead of an MLP;
 - baselines ``linear`` (last frame only), ``dense`` (Conv1D + Dense), ``conv`` (Conv2D over frames x cells).
 """
 

@@ -21,6 +21,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from qwave.emulator.options import DEFAULT_ROLLOUT, RolloutOptions
 from qwave.errors import QwaveInputError
 
 
@@ -68,10 +69,10 @@ def offset_weights(idx: np.ndarray, wts: np.ndarray, window: int) -> np.ndarray:
 
 
 class WholeBoxStep(tf.Module):
-    """One emulator step over the periodic box, for a fixed NX, window model, sigma and stride.
+    """One emulator step over the periodic box, for a fixed NX, window model and :class:`RolloutOptions`.
 
-    ``renormalize`` rescales each case's predicted frame to the norm of its last input frame
-    (unitary evolution conserves the norm).  ``v_clip`` clamps the scaled potential channel to
+    ``options.renormalize`` rescales each case's predicted frame to the norm of its last input frame
+    (unitary evolution conserves the norm).  ``options.v_clip`` clamps the scaled potential channel to
     [-v_clip, v_clip] (the range the model was trained on; None: no clamp): far above the packet's
     energy a higher wall reflects the same way, while unseen inputs make the learned step unstable.
     ``precompute`` lets ``rollout`` build the blended linear step once per rollout for models that are
@@ -83,10 +84,7 @@ class WholeBoxStep(tf.Module):
         self,
         model,
         nx: int,
-        sigma: float = 2.8,
-        stride: int = 1,
-        renormalize: bool = True,
-        v_clip: float | None = 1.0,
+        options: RolloutOptions = DEFAULT_ROLLOUT,
         precompute: bool = True,
         blend: str = "gather",
         name=None,
@@ -95,13 +93,14 @@ class WholeBoxStep(tf.Module):
         if blend not in ("gather", "conv"):
             raise QwaveInputError(f"blend must be 'gather' or 'conv', got {blend!r}")
         self.blend = blend
-        self.v_clip = None if v_clip is None else float(v_clip)
+        self.options = options
+        self.v_clip = None if options.v_clip is None else float(options.v_clip)
         self.model = model
         self.n_in, self.window = int(model.n_in), int(model.window)
         self.nx = int(nx)
-        self.stride = int(stride)
-        self.renormalize = bool(renormalize)
-        centres, idx, wts = blend_tables(self.nx, self.window, sigma, stride)
+        self.stride = int(options.stride)
+        self.renormalize = bool(options.renormalize)
+        centres, idx, wts = blend_tables(self.nx, self.window, options.sigma, options.stride)
         half = self.window // 2
         self.n_centres = len(centres)
         # numpy here, tf.constant inside the traced step: graph constants, not captured inputs (ONNX export)
@@ -191,6 +190,40 @@ class WholeBoxStep(tf.Module):
         g = tf.reshape(tf.matmul(c, a), [b, nx, span, n_in])
         return tf.transpose(g, [2, 0, 1, 3])
 
+    def operator_parts(self, potential: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``operator`` in real arithmetic (ONNX has no complex type; the export's ``rollout.onnx`` builds G
+        with it): Re and Im of G, each float32 (B, NX, 2W - 1, n_in), [b, cell, d, t] = G[d, b, cell, t]."""
+        w, m, nx, n_in = self.window, self.model.basis, self.nx, self.n_in
+        span = 2 * w - 1
+        b = tf.shape(potential)[0]
+        c_re, c_im = self.model.box_coefficients(self._clip(potential), self.stride)  # (B * NC, W * M)
+        cell, k = np.arange(nx)[:, None], np.arange(w)[None, :]
+        centre = (cell - k + w // 2) % nx
+        rows = np.where(centre % self.stride == 0, (centre // self.stride) * w + k, self.n_centres * w)
+        rows = tf.constant(rows.astype(np.int32))
+
+        def spread(c):  # (B * NC, W * M) -> (B * NX, W * M): each cell's (k, m) coefficients, 0 without a window
+            c = tf.concat([tf.reshape(c, [b, self.n_centres * w, m]), tf.zeros([b, 1, m], c.dtype)], 1)
+            return tf.reshape(tf.gather(c, rows, axis=1), [-1, w * m])
+
+        shift = np.arange(w)[:, None] * (3 * w - 2) + np.arange(span)[None, :] + np.arange(w)[:, None]
+
+        def banded(op):  # as in ``operator``: (k, m) x (d, t), weighted by the blend
+            a = tf.pad(
+                tf.transpose(tf.reshape(op, [w, n_in, 2, w, m])[:, :, 0], [2, 0, 1, 3]),
+                [[0, 0], [w - 1] * 2, [0, 0], [0, 0]],
+            )
+            a = tf.gather(tf.reshape(a, [w * (3 * w - 2), n_in, m]), tf.constant(shift.astype(np.int32)))
+            a = a * tf.constant(self.offset_w)[:, None, None, None]
+            return tf.reshape(tf.transpose(a, [0, 3, 1, 2]), [w * m, span * n_in])
+
+        op_re, op_im = self.model.operator_matrices()
+        a_re, a_im = banded(op_re), banded(op_im)
+        c = tf.concat([spread(c_re), spread(c_im)], 1)  # one real matmul for the complex product
+        g = tf.matmul(c, tf.concat([tf.concat([a_re, a_im], 1), tf.concat([-a_im, a_re], 1)], 0))
+        g = tf.reshape(g, [b, nx, 2, span, n_in])
+        return g[:, :, 0], g[:, :, 1]
+
     def apply_operator(self, g: tf.Tensor, psi: tf.Tensor) -> tf.Tensor:
         """One step with a precomputed ``operator``: psi complex64 (B, NX, n_in) -> next complex64 (B, NX)."""
         nx, reach = self.nx, self.window - 1
@@ -257,10 +290,10 @@ def rollout_batched(
     initial: np.ndarray,
     potential: np.ndarray,
     n_steps: int = 400,
-    batch: int = 16,
     progress: bool = False,
 ) -> np.ndarray:
-    """``rollout`` over many cases in chunks of ``batch`` (memory: ~B x NX windows per step)."""
+    """``rollout`` over many cases in chunks of ``stepper.options.batch`` (memory: ~B x NX windows per step)."""
+    batch = stepper.options.batch
     chunks = range(0, len(initial), batch)
     if progress:
         from tqdm.auto import tqdm

@@ -13,6 +13,8 @@ import dataclasses
 import json
 import math
 import os
+import shutil
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -26,7 +28,7 @@ from qwave.data.trajectories import Trajectories
 from qwave.data.windows import PipelineConfig, WindowSpec, window_dataset
 from qwave.emulator.models import MODELS, build_model
 from qwave.errors import QwaveInputError
-from qwave.io import atomic_path
+from qwave.io import atomic_path, check_output_dir
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -143,6 +145,21 @@ def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
     return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm)
 
 
+class _MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """MultiWorkerMirroredStrategy whose ``reduce`` accepts what Keras 3's ``fit`` passes it on more than one
+    worker (keras-team/keras#20585): a nest of values (the first (x, y) batch, reduced to build the model)
+    and ``axis=0`` for per-replica scalars (the step's loss), which has no axis 0: reduced across replicas."""
+
+    def reduce(self, reduce_op, value, axis):
+        base = super().reduce
+
+        def one(v):
+            scalar = self.experimental_local_results(v)[0].shape.rank == 0
+            return base(reduce_op, v, None if scalar else axis)
+
+        return tf.nest.map_structure(one, value)
+
+
 def make_strategy(name: str) -> tf.distribute.Strategy:
     """default: one device.  mirrored: all GPUs, else all logical CPUs.  multiworker: from TF_CONFIG."""
     if name == "default":
@@ -152,7 +169,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
         return tf.distribute.MirroredStrategy(devices=devices)
     if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _MultiWorkerStrategy()
     raise QwaveInputError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
 
 
@@ -225,6 +242,111 @@ def _floats(logs) -> dict:
     return {k: float(v) for k, v in (logs or {}).items()}
 
 
+def _check_options(cfg: TrainConfig) -> None:
+    """Numbers of a TrainConfig that would train nonsense (or crash late) rather than fail."""
+    from qwave.curriculum import SCHEDULES
+
+    WindowSpec(cfg.n_in, cfg.window)  # odd window, >= 1 input frame
+    finite = {k: getattr(cfg, k) for k in ("lr", "final_lr", "warmup", "weight_decay", "clipnorm", "noise")}
+    finite.update(overlap_weight=cfg.overlap_weight, scale=cfg.scale)
+    bad = [k for k, v in finite.items() if not math.isfinite(v)]
+    if bad:
+        raise QwaveInputError(f"{', '.join(bad)} must be finite numbers")
+    rules = [
+        (cfg.lr > 0, f"the learning rate must be > 0, got {cfg.lr}"),
+        (cfg.final_lr >= 0, f"the final learning rate must be >= 0, got {cfg.final_lr}"),
+        (0 <= cfg.warmup <= 1, f"warmup is a fraction of the steps, in [0, 1], got {cfg.warmup}"),
+        (cfg.weight_decay >= 0, f"weight decay must be >= 0, got {cfg.weight_decay}"),
+        (cfg.clipnorm > 0, f"clipnorm must be > 0, got {cfg.clipnorm}"),
+        (cfg.noise >= 0, f"input noise must be >= 0, got {cfg.noise}"),
+        (cfg.overlap_weight > 0, f"overlap weight must be > 0, got {cfg.overlap_weight}"),
+        (cfg.scale >= 1, f"scale augmentation must be >= 1 (1: none), got {cfg.scale}"),
+        (cfg.checkpoint_every >= 1, f"checkpoint_every must be >= 1 epoch, got {cfg.checkpoint_every}"),
+        (cfg.schedule in SCHEDULES, f"unknown schedule {cfg.schedule!r}; choose one of {', '.join(SCHEDULES)}"),
+        (cfg.decay in ("linear", "cosine"), f"learning-rate decay must be 'linear' or 'cosine', got {cfg.decay!r}"),
+    ]
+    for ok, message in rules:
+        if not ok:
+            raise QwaveInputError(message)
+
+
+def _check_model_kwargs(cfg: TrainConfig) -> None:
+    """``cfg.model_kwargs`` are options of the model's constructor, of the type of their defaults."""
+    import inspect
+
+    from qwave.emulator.models import Emulator
+
+    cls = MODELS[cfg.model][0]
+    params = {}
+    for klass in reversed([k for k in cls.__mro__ if isinstance(k, type) and issubclass(k, Emulator)]):
+        for name, p in inspect.signature(klass.__init__).parameters.items():
+            if name not in ("self", "n_in", "window") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                params[name] = p.default
+    unknown = sorted(set(cfg.model_kwargs) - set(params))
+    if unknown:
+        raise QwaveInputError(
+            f"model {cfg.model!r} takes {', '.join(sorted(params)) or 'no options'} (window and input frames have "
+            f"their own options); unknown: {', '.join(unknown)}"
+        )
+    for key, value in cfg.model_kwargs.items():
+        default = params[key]
+        if isinstance(default, bool):
+            ok, what = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer()
+            ok, what = ok and value >= 1, "a positive integer"
+        elif isinstance(default, float):
+            ok, what = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        elif isinstance(default, str):
+            ok, what = isinstance(value, str), "a string"
+        else:
+            continue
+        if not ok:
+            raise QwaveInputError(f"model option {key} must be {what}, got {json.dumps(value)}")
+
+
+def check_run(
+    cfg: TrainConfig,
+    out_dir: str | os.PathLike,
+    resume: bool = False,
+    traj: Trajectories | None = None,
+    build: bool = True,
+) -> Path:
+    """Everything :func:`train` can check before any work, without a TensorFlow op (a multi-worker strategy
+    must still come first): the options and model options, that ``out_dir`` is (or can be made) a writable
+    directory, the run to resume (or that there is none to overwrite), and the training data (``traj``, or
+    ``cfg.data``: it parses and is built, unless ``build`` says a missing ``tfds:<config>`` will be)."""
+    _check_options(cfg)
+    _check_model_kwargs(cfg)
+    out = check_output_dir(out_dir)
+    config_path, ckpt, state_path = out / "config.json", out / "checkpoint.keras", out / "checkpoint.json"
+    if resume:
+        if not (config_path.is_file() and ckpt.is_file() and state_path.is_file()):
+            raise QwaveInputError(
+                f"nothing to resume in {out}: it needs config.json, checkpoint.keras and checkpoint.json "
+                "(start a new run without --resume)"
+            )
+        try:
+            saved = TrainConfig.from_dict(json.loads(config_path.read_text())["train"])
+            json.loads(state_path.read_text())["epoch"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise QwaveInputError(
+                f"cannot resume from {out}: unreadable config.json or checkpoint.json ({exc})"
+            ) from None
+        if saved != cfg:
+            raise QwaveInputError(f"--resume with a configuration different from {config_path}; pass the same options")
+    elif ckpt.exists():
+        raise QwaveInputError(f"{out} already holds a run; use --resume or another output directory")
+    if traj is not None:
+        if traj.psi.shape[1] < cfg.n_in + 1:
+            raise QwaveInputError(f"trajectories have {traj.psi.shape[1]} frames; windows need {cfg.n_in + 1}")
+    else:
+        from qwave.data.sources import check_training_data
+
+        check_training_data(cfg.data, cfg.data_dir, build=build, n_in=cfg.n_in)
+    return out
+
+
 def train(
     cfg: TrainConfig,
     out_dir: str | os.PathLike,
@@ -233,9 +355,38 @@ def train(
     traj: Trajectories | None = None,
     extra_callbacks: list | None = None,
 ) -> keras.Model:
-    """Train (or resume) a run in ``out_dir``; returns the trained model.  ``traj`` overrides ``cfg.data``."""
+    """Train (or resume) a run in ``out_dir``; returns the trained model.  ``traj`` overrides ``cfg.data``.
+
+    With ``strategy="multiworker"`` every worker runs this with the same ``cfg`` and ``out_dir``: the chief
+    (task ``chief``, else ``worker`` 0) writes the run directory; the other workers write their copies
+    (checkpoints, logs, model) to a local scratch directory, removed when they finish, and read ``out_dir``
+    only to ``resume`` (so it must be storage they all see).  ``cfg.batch_size`` is the global batch: each
+    step, worker ``i`` of ``n`` trains on the ``i``-th ``1/n`` of the batch one process would draw."""
+    check_run(cfg, out_dir, resume, traj)  # bad input fails here, before any work; no TF op
+    # First: MultiWorkerMirroredStrategy configures collective ops, which must precede other TF work.
+    strategy = make_strategy(cfg.strategy)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if strategy.extended.should_checkpoint:
+        return _train(cfg, strategy, out, out, resume, verbose, traj, extra_callbacks)
+    resolver = strategy.cluster_resolver
+    scratch = Path(tempfile.mkdtemp(prefix=f"qwave-{resolver.task_type}{resolver.task_id}-"))
+    try:
+        return _train(cfg, strategy, out, scratch, resume, verbose, traj, extra_callbacks)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _train(
+    cfg: TrainConfig,
+    strategy: tf.distribute.Strategy,
+    out: Path,
+    dest: Path,
+    resume: bool,
+    verbose: int | str,
+    traj: Trajectories | None,
+    extra_callbacks: list | None,
+) -> keras.Model:
+    """:func:`train` reading the run in ``out`` (to resume) and writing it to ``dest``."""
     config_path, ckpt, state_path = out / "config.json", out / "checkpoint.keras", out / "checkpoint.json"
     if resume:
         if not (config_path.is_file() and ckpt.is_file() and state_path.is_file()):
@@ -245,11 +396,12 @@ def train(
             raise QwaveInputError(f"--resume with a configuration different from {config_path}; pass the same options")
     elif ckpt.exists():
         raise QwaveInputError(f"{out} already holds a run; use --resume or another output directory")
+    dest.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
     traj = traj if traj is not None else load_trajectories(cfg, progress=verbose != 0)
     if not resume:
         write_json(
-            config_path,
+            dest / "config.json",
             {
                 "train": cfg.to_dict(),
                 "v_scale": traj.v_scale,
@@ -260,7 +412,6 @@ def train(
                 "nx": int(traj.psi.shape[2]),
             },
         )
-    strategy = make_strategy(cfg.strategy)
     initial_epoch = json.loads(state_path.read_text())["epoch"] if resume else 0
     with strategy.scope():
         if resume:
@@ -276,11 +427,18 @@ def train(
     ds = window_dataset(
         traj, WindowSpec(cfg.n_in, cfg.window), cfg.pipeline(), start_step=initial_epoch * cfg.steps_per_epoch
     )
+    if cfg.strategy == "multiworker":
+        # Every worker builds the same stream; tf.distribute splits each batch into one slice per replica and
+        # DATA sharding keeps this worker's slices (with sharding OFF every worker would take every slice in
+        # turn: all workers training on the same half batch, the stream consumed at half speed).
+        opts = tf.data.Options()
+        opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        ds = ds.with_options(opts)
     callbacks = [
         Throughput(cfg.batch_size, cfg.steps_per_epoch),
-        keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"),
-        Checkpoint(out, cfg.checkpoint_every),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume),
+        keras.callbacks.TensorBoard(str(dest / "logs"), update_freq="epoch"),
+        Checkpoint(dest, cfg.checkpoint_every),
+        keras.callbacks.CSVLogger(str(dest / "history.csv"), append=resume),
         *(extra_callbacks or []),
     ]
     hist = model.fit(
@@ -295,10 +453,10 @@ def train(
     history = json.loads(history_path.read_text()) if resume and history_path.is_file() else {}
     for k, v in hist.history.items():
         history.setdefault(k, []).extend(float(x) for x in v)
-    write_json(history_path, history)
+    write_json(dest / "history.json", history)
     final = build_model(cfg.model, cfg.n_in, cfg.window, **cfg.model_kwargs)
     final.set_weights(model.get_weights())
-    with atomic_path(out / "model.keras") as tmp:
+    with atomic_path(dest / "model.keras") as tmp:
         save_keras(final, tmp)
     return final
 

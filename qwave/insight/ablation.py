@@ -37,13 +37,32 @@ NARROW_BAND = 0.5  # hartree
 LOW_ENERGY = 5.0  # hartree
 
 
-def select(traj: Trajectories, variant: str) -> Trajectories:
-    """The training simulations a variant keeps."""
+def _check_variant(variant: str) -> None:
     if variant not in VARIANTS + SCHEDULE_VARIANTS and not variant.startswith("model:"):
         raise QwaveInputError(
             f"unknown ablation variant {variant!r}; choose from {', '.join(VARIANTS + SCHEDULE_VARIANTS)} "
             "or model:<name>"
         )
+
+
+def check_variants(variants: Sequence[str]) -> list[str]:
+    """The variants, each a known name (``model:<name>`` naming a qwave model), at least one."""
+    variants = list(variants)
+    if not variants:
+        raise QwaveInputError("no ablation variant given")
+    for variant in variants:
+        _check_variant(variant)
+        if variant.startswith("model:"):
+            from qwave.emulator.models import MODELS
+
+            if variant.removeprefix("model:") not in MODELS:
+                raise QwaveInputError(f"ablation variant {variant!r}: unknown model; choose one of {', '.join(MODELS)}")
+    return variants
+
+
+def select(traj: Trajectories, variant: str) -> Trajectories:
+    """The training simulations a variant keeps."""
+    _check_variant(variant)
     keep = np.ones(len(traj.stage), bool)
     if variant.startswith("no_") and variant.removeprefix("no_") in traj.stages:
         keep = traj.stage != traj.stages.index(variant.removeprefix("no_"))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from qwave.emulator.metrics import correlation
+from qwave.emulator.options import RolloutOptions
+from qwave.errors import QwaveInputError
 from qwave.physics.grid import PAPER_GRID, Grid
 from qwave.physics.packets import gaussian_packets
 from qwave.physics.potentials import barrier
@@ -39,11 +41,16 @@ def generalisation_map(
     ``w`` (len(widths),) at (``energy``, ``height``)."""
     from qwave.emulator.evaluate import forecast_cases
 
+    if n_steps < 1:
+        raise QwaveInputError(f"the forecast needs >= 1 frame, got {n_steps}")
+    for what, values in (("energies", energies), ("heights", heights), ("widths", widths)):
+        if len(values) == 0:
+            raise QwaveInputError(f"the generalisation map needs at least one of {what}")
     n_frames = model.n_in + n_steps
     eh_cases = [c for h in heights for c in _cases(grid, barrier(grid, h, width), x0, s0, energies, n_frames)]
     w_cases = [c for bw in widths for c in _cases(grid, barrier(grid, height, bw), x0, s0, [energy], n_frames)]
     cases = eh_cases + w_cases
-    pred = forecast_cases(model, cases, v_scale, n_steps, stride=stride)
+    pred = forecast_cases(model, cases, v_scale, n_steps, RolloutOptions(stride=stride))
     truth = np.stack([c["psi"][model.n_in - 1 + n_steps] for c in cases])
     corr = correlation(truth, pred[:, -1])
     n_eh = len(eh_cases)

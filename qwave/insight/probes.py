@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from qwave.errors import QwaveInputError
+
 
 @dataclasses.dataclass(frozen=True)
 class ProbeWindows:
@@ -37,6 +39,13 @@ def sample_windows(
     cases: Sequence[dict], v_scale: float, n_in: int = 4, window: int = 23, n: int = 512, seed: int = 0
 ) -> ProbeWindows:
     """``n`` windows from dataset-schema cases (``psi`` (T, NX, 2), ``potential`` (NX,))."""
+    if n < 1:
+        raise QwaveInputError(f"the probe needs >= 1 window, got {n}")
+    if not cases:
+        raise QwaveInputError("no cases to cut probe windows from")
+    short = min(np.asarray(c["psi"]).shape[0] for c in cases)
+    if short < n_in + 1:
+        raise QwaveInputError(f"cases have {short} frames; probe windows of {n_in} input frames need {n_in + 1}")
     rng = np.random.default_rng(seed)
     half = window // 2
     psi_out, v_out = [], []

@@ -68,7 +68,7 @@ QUICK = Budget(
 def load_run_model(path: str | os.PathLike):
     """(model, v_scale, {"train": training options, "ranges": ...}) of a training run directory or a .keras file in one
     (:func:`qwave.deploy.export.load_source` resolves and checks it); the experiments retrain with its options."""
-    from qwave.deploy.sources import load_source
+    from qwave.emulator.artefacts import load_source
 
     src = load_source(path)
     if src.train_config is None:
@@ -110,17 +110,27 @@ def build_report(
     progress: bool = True,
 ) -> Path:
     """Run every experiment within ``budget`` and write ``report.md`` with its figures; returns its path."""
-    from qwave.data.sources import held_out_examples
+    from qwave.data.sources import check_training_data, held_out_examples, held_out_grid
     from qwave.emulator.evaluate import evaluate, save_report
     from qwave.emulator.training import TrainConfig
     from qwave.insight import ablation, generalisation, locality, symmetry
     from qwave.insight.probes import initial_frames, sample_windows
+    from qwave.io import atomic_path, check_output_dir
 
+    # Everything that can fail does so here, before the first experiment and before anything is written.
     model, v_scale, config = load_run_model(run_dir)
-    out = Path(out_dir) if out_dir else Path(run_dir) / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    run_path = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
+    out = check_output_dir(Path(out_dir) if out_dir else run_path / "report")
+    if train_source is not None:
+        check_training_data(train_source, data_dir, n_in=model.n_in)
+    elif ablation_dir is not None and not (Path(ablation_dir) / "results.json").is_file():
+        raise QwaveInputError(f"{ablation_dir} holds no results.json: not an ablation directory from `qwave ablate`")
+    test_grid = held_out_grid(tests, data_dir)
+    if test_grid.n_frames < model.n_in + 1:
+        raise QwaveInputError(f"{tests} cases have {test_grid.n_frames} frames: too few to forecast from {model.n_in}")
     started = time.time()
     families = held_out_examples(tests, budget.cases_per_family, data_dir)
+    out.mkdir(parents=True, exist_ok=True)
     nx = int(np.asarray(next(iter(families.values()))[0]["psi"]).shape[1])
     grid = Grid(nx=nx)
     n_frames = int(np.asarray(next(iter(families.values()))[0]["psi"]).shape[0])
@@ -207,7 +217,8 @@ def build_report(
     gmap = generalisation.generalisation_map(
         model, v_scale, budget.map_energies, budget.map_heights, budget.map_widths, grid=Grid(nx=nx), n_steps=frames
     )
-    (out / "generalisation.json").write_text(json.dumps(gmap, indent=1))
+    with atomic_path(out / "generalisation.json") as tmp:
+        tmp.write_text(json.dumps(gmap, indent=1))
     e_rng, h_rng = _curriculum_ranges(config)
     generalisation.plot_map(out / "generalisation.png", gmap, e_rng, h_rng, 7.0)
     lines += [
@@ -293,7 +304,8 @@ def build_report(
         "",
     ]
     report = out / "report.md"
-    report.write_text("\n".join(lines) + "\n")
+    with atomic_path(report) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
     return report
 
 

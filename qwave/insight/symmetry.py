@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from qwave.emulator.options import RolloutOptions
 from qwave.insight.probes import ProbeWindows
 
 SYMMETRIES = ("mirror", "phase", "time_reversal", "translation")
@@ -70,6 +71,6 @@ def symmetry_errors(model, probes: ProbeWindows, frames: np.ndarray, stride: int
     from qwave.emulator.rollout import WholeBoxStep
 
     errors = window_errors(model, probes, seed)
-    stepper = WholeBoxStep(model, frames.shape[2], stride=stride, renormalize=False)
+    stepper = WholeBoxStep(model, frames.shape[2], RolloutOptions(stride=stride, renormalize=False))
     errors["translation"] = translation_error(stepper, frames)
     return errors

@@ -9,7 +9,9 @@ convention for its rectangular barrier.
 from __future__ import annotations
 
 import inspect
+import json
 import math
+import numbers
 import pathlib
 import warnings
 from collections.abc import Callable
@@ -46,7 +48,9 @@ def barrier(
     return v
 
 
-def barriers(grid: Grid, heights, widths, centers) -> np.ndarray:
+def barriers(
+    grid: Grid, heights: float | list[float], widths: float | list[float], centers: float | list[float]
+) -> np.ndarray:
     """A sum of rectangular barriers (double, triple, ... and random landscapes)."""
     try:
         heights, widths, centers = np.broadcast_arrays(
@@ -54,6 +58,8 @@ def barriers(grid: Grid, heights, widths, centers) -> np.ndarray:
         )
     except ValueError:
         raise QwaveInputError("rectangles need heights, widths and centers of one length (or single numbers)") from None
+    if heights.ndim != 1:
+        raise QwaveInputError("rectangles need heights, widths and centers as flat lists of numbers (or numbers)")
     v = np.zeros(grid.nx)
     for h, w, c in zip(heights, widths, centers, strict=True):
         v += np.where(_inside(grid, float(c), float(w))[0], float(h), 0.0)
@@ -132,6 +138,10 @@ def random_landscape(
 ) -> np.ndarray:
     """A reproducible random landscape: ``n_bumps`` rectangles of random height in
     [-max_height/4, max_height] and width in [1, 6] bohr, centred uniformly in ``region``."""
+    if int(seed) != seed or seed < 0:
+        raise QwaveInputError(f"random landscape seed must be an integer >= 0, got {seed}")
+    if int(n_bumps) != n_bumps or n_bumps < 1:
+        raise QwaveInputError(f"random landscape n_bumps must be a positive integer, got {n_bumps}")
     rng = np.random.default_rng(int(seed))
     heights = rng.uniform(-max_height / 4, max_height, n_bumps)
     widths = rng.uniform(1.0, 6.0, n_bumps)
@@ -155,8 +165,49 @@ POTENTIALS: dict[str, Callable[..., np.ndarray]] = {
 }
 
 
+def _show(value) -> str:
+    """A parameter value as the user typed it (JSON)."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+# What each annotation of a builder's parameter accepts: (check, description).  Every parameter of every
+# builder in POTENTIALS has one of these annotations (tests/test_inputs.py checks it).
+_KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "float": (_is_number, "a number"),
+    "float | None": (lambda v: v is None or _is_number(v), "a number (or null for the default)"),
+    "int": (lambda v: _is_number(v) and float(v).is_integer(), "an integer"),
+    "float | list[float]": (
+        lambda v: _is_number(v) or (isinstance(v, (list, tuple)) and len(v) > 0 and all(map(_is_number, v))),
+        "a number or a list of numbers",
+    ),
+    "tuple[float, float]": (
+        lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(map(_is_number, v)),
+        "a list of two numbers",
+    ),
+}
+
+
+def _check_parameter(name: str, key: str, value, annotation: str):
+    """``value`` if it has the type ``annotation`` names (ints for integers), else a one-line error."""
+    check, what = _KINDS[annotation]
+    if not check(value):
+        raise QwaveInputError(f"potential {name!r}: {key} must be {what}, got {_show(value)}")
+    flat = value if isinstance(value, (list, tuple)) else [value]
+    if not all(math.isfinite(v) for v in flat if v is not None):
+        raise QwaveInputError(f"potential {name!r}: {key} must be finite, got {_show(value)}")
+    return int(value) if annotation == "int" else value
+
+
 def make_potential(name: str, grid: Grid, **params) -> np.ndarray:
-    """Build a named potential, with one-line errors for unknown names or parameters."""
+    """Build a named potential, with one-line errors for unknown names, unknown parameters, parameters
+    of the wrong type (numbers where numbers are expected) and missing ones, in that order."""
     if name not in POTENTIALS:
         raise QwaveInputError(f"unknown potential {name!r}; choose one of {', '.join(POTENTIALS)}")
     fn = POTENTIALS[name]
@@ -167,12 +218,10 @@ def make_potential(name: str, grid: Grid, **params) -> np.ndarray:
         raise QwaveInputError(
             f"potential {name!r} takes {', '.join(accepted) or 'no parameters'}; unknown: {', '.join(sorted(unknown))}"
         )
+    params = {k: _check_parameter(name, k, v, str(sig.parameters[k].annotation)) for k, v in params.items()}
     missing = [p for p in accepted if sig.parameters[p].default is inspect.Parameter.empty and p not in params]
     if missing:
         raise QwaveInputError(f"potential {name!r} needs {', '.join(missing)}")
-    for key, value in params.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise QwaveInputError(f"potential parameter {key} must be finite, got {value}")
     return check_potential(grid, fn(grid, **params))
 
 
@@ -224,8 +273,8 @@ def resolve_potential(grid: Grid, name: str = "barrier", params: dict | None = N
             raise QwaveInputError(f"potential file {path} does not exist")
         try:
             v = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise QwaveInputError(f"cannot read potential file {path}: {exc}") from None
+        except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
+            raise QwaveInputError(f"cannot read potential file {path} as a .npy array: {exc}") from None
         if not isinstance(v, np.ndarray):
             v.close()
             raise QwaveInputError(f"potential file {path} is not a .npy array (an archive?)")

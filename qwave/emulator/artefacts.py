@@ -65,12 +65,29 @@ def _read_json(path: Path) -> dict | None:
 
 def load_keras_model(path: Path):
     """A qwave emulator from a ``.keras`` file (safe mode), with a one-line error for anything else."""
+    import zipfile
+
     from qwave.emulator.models import Emulator, load_model
 
+    path = Path(path)
+    if not path.is_file():
+        raise QwaveInputError(f"model {path} does not exist")
+    # Keras says "File not found" for a file that is there but no zip archive: say what is wrong instead.
+    if not zipfile.is_zipfile(path):
+        raise QwaveInputError(f"{path} is not a .keras file (not a zip archive): corrupt, truncated or another format")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise QwaveInputError(f"{path} is not a readable .keras file: {exc}") from None
+    if "config.json" not in names:
+        raise QwaveInputError(f"{path} is a zip archive without config.json: not a .keras model file")
     try:
         model = load_model(path)
     except Exception as exc:  # keras raises ValueError, BadZipFile, OSError, TypeError... for bad files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if "Could not locate class" in first:  # a custom class qwave does not define
+            raise QwaveInputError(f"{path} is not a qwave emulator: {first[:200]}") from None
         raise QwaveInputError(f"cannot load {path} as a Keras model: {type(exc).__name__}: {first[:200]}") from None
     if not isinstance(model, Emulator):
         raise QwaveInputError(f"{path} holds a {type(model).__name__}, not a qwave emulator (qwave.emulator.models)")
@@ -141,4 +158,3 @@ def _find_evaluation(info_dir: Path, meta: dict | None) -> tuple[dict | None, li
     if meta is not None and meta.get("evaluation"):
         return meta["evaluation"], []
     return None, []
-
