@@ -83,9 +83,7 @@ def check_training_data(
     return spec
 
 
-def held_out_grid(
-    source: str, data_dir: str | os.PathLike | None = None, n_frames: int | None = None
-) -> Grid:
+def held_out_grid(source: str, data_dir: str | os.PathLike | None = None, n_frames: int | None = None) -> Grid:
     """The grid of the held-out cases of ``source``, checked as far as it can be without simulating or
     reading them: the source parses, its config resolves, a ``tfds:<config>`` is built."""
     src = parse_source(source, tests=True)
