@@ -44,7 +44,10 @@ def test_equivariant_model_scores_zero(cases):
     probes = sample_windows(cases, 10.0, n=128)
     errors = symmetry_errors(CopyLast(), probes, initial_frames(cases[:3], 10.0))
     assert errors["mirror"] < 1e-7 and errors["phase"] < 1e-6 and errors["translation"] < 1e-6
-    assert 0 < errors["forward"] < 1  # copying the last frame is not the dynamics
+    # its forward error is that of "nothing changes": ||psi_3 - psi_4|| / ||psi_4|| over the probe windows
+    last, nxt = probes.psi[:, 3].astype(np.float64), probes.psi[:, 4].astype(np.float64)
+    expected = np.sqrt(np.sum((last - nxt) ** 2) / np.sum(nxt**2))
+    assert errors["forward"] == pytest.approx(expected, rel=1e-5) and expected > 1e-3  # not the dynamics
 
 
 def test_time_reversal_is_exact_for_a_static_state():
@@ -66,7 +69,8 @@ def test_saliency_of_copy_last_is_the_last_frame_at_offset_zero(cases):
     sal = locality.saliency(CopyLast(), sample_windows(cases, 10.0, n=32))
     assert sal.shape == (4, 45)
     np.testing.assert_allclose(locality.frame_shares(sal), [0, 0, 0, 1], atol=1e-12)
-    assert sal[3, 22] > 0 and np.count_nonzero(sal) == 1
+    # d Re out_j / d Re in_j = d Im out_j / d Im in_j = 1 at every cell: the sum of |Jacobian| entries is 2
+    assert sal[3, 22] == pytest.approx(2.0, rel=1e-6) and np.count_nonzero(sal) == 1
     np.testing.assert_array_equal(locality.reach_cells(sal)[-1], 0)
 
 
@@ -119,7 +123,12 @@ def test_ablation_runs_resumes_and_plots(tmp_path, tiny_test_cases):
     assert set(results) == {"all", "no_free"} and set(results["all"]) == {"0", "1"}
     for by_seed in results.values():
         for row in by_seed.values():
-            assert all(0 <= v <= 1 for v in row.values())
+            assert set(row) == {*families, "overall"}
+            # one case per family: the overall mean correlation is the mean of the family means
+            assert row["overall"] == pytest.approx(np.mean([row[f] for f in families]), abs=1e-12)
+            assert all(0 < v <= 1 for v in row.values())
+    assert results["all"]["0"] != results["all"]["1"]  # the seed reaches the training
+    assert results["all"]["0"] != results["no_free"]["0"]  # and so does the variant's subset
     history = json.loads((tmp_path / "all" / "seed0" / "symmetry_history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
     mtime = (tmp_path / "results.json").stat().st_mtime_ns
@@ -137,24 +146,6 @@ def test_ablation_runs_resumes_and_plots(tmp_path, tiny_test_cases):
     )
 
 
-def test_report_quick_on_tiny(tiny_run, tmp_path):
-    from qwave.cli import main
-
-    res = CliRunner().invoke(
-        main,
-        ["report", str(tiny_run), "--tests", "curriculum:tiny", "--train", "none", "--quick", "--out", str(tmp_path)],
-        catch_exceptions=False,
-    )
-    assert res.exit_code == 0, res.output
-    text = (tmp_path / "report.md").read_text()
-    for heading in ("Forecast fidelity", "Symmetries", "Locality", "Generalisation map", "Budget"):
-        assert heading in text
-    for png in ("saliency.png", "generalisation.png"):
-        assert (tmp_path / png).stat().st_size > 5000
-    gmap = json.loads((tmp_path / "generalisation.json").read_text())
-    assert np.all((np.array(gmap["eh"]) >= 0) & (np.array(gmap["eh"]) <= 1 + 1e-6))
-
-
 def test_ablate_cli_tracks_symmetries_at_the_requested_interval(tiny_run, tmp_path):
     from qwave.cli import main
 
@@ -169,4 +160,7 @@ def test_ablate_cli_tracks_symmetries_at_the_requested_interval(tiny_run, tmp_pa
     assert "all" in json.loads((out / "results.json").read_text())
     assert not (out / "ablation.png").exists()  # nothing to compare 'all' with
     bad = CliRunner().invoke(main, [*args[:-2], "--frames", "8", "--track-every", "3"])
-    assert bad.exit_code != 0 and "multiple of steps_per_epoch" in bad.output
+    assert bad.exit_code == 1 and "Traceback" not in bad.output
+    assert [line for line in bad.output.splitlines() if line.startswith("Error:")] == [
+        "Error: steps (8) must be a multiple of steps_per_epoch (3)"
+    ]

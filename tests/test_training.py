@@ -118,6 +118,7 @@ def test_training_data_is_built_on_first_use(tmp_path):
 
     with pytest.raises(QwaveInputError, match="qwave dataset build --config tiny"):
         training_trajectories("tfds:tiny", tmp_path)
+    assert not list(tmp_path.iterdir())  # the error built nothing
     traj = training_trajectories("tfds:tiny", tmp_path, build=True)
     assert traj.n_sims == 14 and traj.v_scale == 10.0  # tiny's training stages: 2 + 6 + 1 + 5
     with pytest.raises(QwaveInputError, match="unknown training data"):

@@ -66,12 +66,14 @@ def _build_command(config: str | os.PathLike, data_dir: str | os.PathLike | None
 
 
 def is_built(config: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> bool:
-    """True when ``config`` is completely built in ``data_dir`` (TFDS's ``is_prepared``); without TensorFlow
-    when nothing is built (no builder is made, so TFDS logs nothing about the empty directory)."""
+    """True when ``config`` is completely built in ``data_dir``: TFDS's ``is_prepared`` test (the version's
+    dataset_info.json, written last) made on the file system, without a builder, so that it runs no TensorFlow
+    (a multi-worker strategy must come first) and TFDS logs nothing about an empty directory."""
     spec = resolve_spec(config, data_dir)
-    if not _built_versions(data_dir or _default_data_dir(), spec.name):
-        return False
-    return get_builder(config, data_dir).is_prepared()
+    from qwave.datasets import QwaveCurriculum
+
+    variant = Path(data_dir or _default_data_dir()) / BUILDER_NAME / spec.name / str(QwaveCurriculum.VERSION)
+    return (variant / "dataset_info.json").is_file()
 
 
 def require_built(config: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> None:
