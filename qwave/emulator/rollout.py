@@ -108,6 +108,18 @@ class WholeBoxStep(tf.Module):
         self.blend_idx = idx
         self.blend_w = wts
         self.offset_w = offset_weights(idx, wts, self.window)
+        # index tables of the banded operator G(V), shared by ``operator`` and ``operator_parts``: per (cell,
+        # window offset k) the row of that window's coefficients (a zero row where no window is centred), and
+        # per (k, band offset d) the row of the padded, offset-major basis operators
+        cell, k = np.arange(self.nx)[:, None], np.arange(self.window)[None, :]
+        centre = (cell - k + half) % self.nx
+        self._cell_rows = np.where(
+            centre % self.stride == 0, (centre // self.stride) * self.window + k, self.n_centres * self.window
+        ).astype(np.int32)
+        w = self.window
+        self._band_rows = (
+            np.arange(w)[:, None] * (3 * w - 2) + np.arange(2 * w - 1)[None, :] + np.arange(w)[:, None]
+        ).astype(np.int32)
         self.box_model = hasattr(model, "predict_box")
         self.precompute = bool(precompute) and hasattr(model, "operator_matrices") and self.nx >= 2 * self.window
         self.step = tf.function(
@@ -176,15 +188,11 @@ class WholeBoxStep(tf.Module):
         c_re, c_im = self.model.box_coefficients(self._clip(potential), self.stride)  # (B * NC, W * M)
         c = tf.reshape(tf.complex(c_re, c_im), [b, self.n_centres * w, m])
         c = tf.concat([c, tf.zeros([b, 1, m], tf.complex64)], 1)  # a zero row for (cell, k) with no window
-        cell, k = np.arange(nx)[:, None], np.arange(w)[None, :]
-        centre = (cell - k + w // 2) % nx
-        rows = np.where(centre % self.stride == 0, (centre // self.stride) * w + k, self.n_centres * w)
-        c = tf.reshape(tf.gather(c, tf.constant(rows.astype(np.int32)), axis=1), [-1, w * m])  # (B NX, (k, m))
+        c = tf.reshape(tf.gather(c, tf.constant(self._cell_rows), axis=1), [-1, w * m])  # (B NX, (k, m))
         op_re, op_im = self.model.operator_matrices()
         a = tf.complex(tf.reshape(op_re, [w, n_in, 2, w, m])[:, :, 0], tf.reshape(op_im, [w, n_in, 2, w, m])[:, :, 0])
         a = tf.pad(tf.transpose(a, [2, 0, 1, 3]), [[0, 0], [w - 1, w - 1], [0, 0], [0, 0]])  # (k, i + W - 1, t, m)
-        shift = np.arange(w)[:, None] * (3 * w - 2) + np.arange(span)[None, :] + np.arange(w)[:, None]
-        a = tf.gather(tf.reshape(a, [w * (3 * w - 2), n_in, m]), tf.constant(shift.astype(np.int32)))  # (k, d, t, m)
+        a = tf.gather(tf.reshape(a, [w * (3 * w - 2), n_in, m]), tf.constant(self._band_rows))  # (k, d, t, m)
         a = a * tf.constant(self.offset_w.astype(np.complex64))[:, None, None, None]
         a = tf.reshape(tf.transpose(a, [0, 3, 1, 2]), [w * m, span * n_in])
         g = tf.reshape(tf.matmul(c, a), [b, nx, span, n_in])
@@ -197,23 +205,18 @@ class WholeBoxStep(tf.Module):
         span = 2 * w - 1
         b = tf.shape(potential)[0]
         c_re, c_im = self.model.box_coefficients(self._clip(potential), self.stride)  # (B * NC, W * M)
-        cell, k = np.arange(nx)[:, None], np.arange(w)[None, :]
-        centre = (cell - k + w // 2) % nx
-        rows = np.where(centre % self.stride == 0, (centre // self.stride) * w + k, self.n_centres * w)
-        rows = tf.constant(rows.astype(np.int32))
+        rows = tf.constant(self._cell_rows)
 
         def spread(c):  # (B * NC, W * M) -> (B * NX, W * M): each cell's (k, m) coefficients, 0 without a window
             c = tf.concat([tf.reshape(c, [b, self.n_centres * w, m]), tf.zeros([b, 1, m], c.dtype)], 1)
             return tf.reshape(tf.gather(c, rows, axis=1), [-1, w * m])
-
-        shift = np.arange(w)[:, None] * (3 * w - 2) + np.arange(span)[None, :] + np.arange(w)[:, None]
 
         def banded(op):  # as in ``operator``: (k, m) x (d, t), weighted by the blend
             a = tf.pad(
                 tf.transpose(tf.reshape(op, [w, n_in, 2, w, m])[:, :, 0], [2, 0, 1, 3]),
                 [[0, 0], [w - 1] * 2, [0, 0], [0, 0]],
             )
-            a = tf.gather(tf.reshape(a, [w * (3 * w - 2), n_in, m]), tf.constant(shift.astype(np.int32)))
+            a = tf.gather(tf.reshape(a, [w * (3 * w - 2), n_in, m]), tf.constant(self._band_rows))
             a = a * tf.constant(self.offset_w)[:, None, None, None]
             return tf.reshape(tf.transpose(a, [0, 3, 1, 2]), [w * m, span * n_in])
 
