@@ -71,7 +71,11 @@ class _Interrupt(keras.callbacks.Callback):
 
 def test_resume_equals_uninterrupted(tiny_traj, tmp_path):
     cfg = TrainConfig(model="gru_res", steps=16, steps_per_epoch=4, batch_size=64, noise=1e-3, jit=False)
+    cfg.snapshot_every = 2
     whole = train(cfg, tmp_path / "whole", traj=tiny_traj, verbose=0)
+    snapshots = sorted((tmp_path / "whole" / "snapshots").iterdir())
+    assert [p.name for p in snapshots] == ["step-00000008.keras", "step-00000016.keras"]
+    assert weights_equal(whole, keras.models.load_model(snapshots[-1], safe_mode=True))
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "parts", traj=tiny_traj, verbose=0, extra_callbacks=[_Interrupt()])
     assert json.loads((tmp_path / "parts" / "checkpoint.json").read_text())["epoch"] == 2

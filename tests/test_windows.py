@@ -143,4 +143,27 @@ def test_subset_draws_only_active_simulations():
     _, y = _batch(sub)
     sims = set(np.unique(np.floor(y[..., 1] / 100)).astype(int).tolist())
     assert sims == {0, 2}
-    assert sub._tensors is traj._tensors and "psi" in traj._tensors  # one TF copy for both
+    assert sub._tensors is traj._tensors and "psi" in traj._tensors  # one TF view for both
+
+
+def test_tf_reads_psi_in_place():
+    """TF's tensor is the numpy buffer itself (no copy), for aligned and for unaligned input arrays."""
+    from qwave.data.trajectories import ALIGN, aligned_empty
+
+    block = aligned_empty((3, 5, 7))
+    assert block.ctypes.data % ALIGN == 0 and block.flags.c_contiguous and block.shape == (3, 5, 7)
+    examples = [{"psi": np.full((4, 8, 2), k, np.float32), "potential": np.zeros(8), "stage": "free"} for k in range(3)]
+    traj = Trajectories.from_examples(examples, 1.0)
+    assert traj.psi.ctypes.data % ALIGN == 0
+    psi = traj.tensors()["psi"]
+    assert psi.shape == (3 * 4 * 8, 2)
+    traj.psi[2, 3, 7, 1] = -9.0  # written through numpy, read through TF
+    assert float(psi[-1, 1]) == -9.0
+    unaligned = Trajectories(
+        np.zeros((1, 2, 3, 2), np.float32)[..., ::-1],
+        np.zeros((1, 3), np.float32),
+        np.zeros(1, np.int32),
+        ("free",),
+        1.0,
+    )
+    np.testing.assert_array_equal(unaligned.tensors()["psi"].numpy(), np.zeros((6, 2)))

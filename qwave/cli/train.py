@@ -80,6 +80,13 @@ _D = TrainConfig()
     show_default=True,
     help="Train steps per compiled call (cheaper small-batch steps; numerics unchanged).",
 )
+@click.option(
+    "--snapshot-every",
+    type=int,
+    default=_D.snapshot_every,
+    show_default=True,
+    help="Keep snapshots/step-<N>.keras every this many epochs (0: none), e.g. for fidelity against steps.",
+)
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=_D.strategy, show_default=True)
 @click.option("--jit/--no-jit", default=_D.jit, show_default=True, help="XLA-compile the train step.")
 @click.option("--seed", type=int, default=_D.seed, show_default=True)

@@ -119,9 +119,10 @@ def window_dataset(
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
     present = tf.constant(counts > 0)
 
-    if not traj._tensors:  # TF copies the arrays into its own allocator: once, not per pipeline or subset
-        traj._tensors.update(psi=tf.constant(traj.psi.reshape(-1, 2)), v=tf.constant(traj.potential.reshape(-1)))
-    psi_flat, pot_flat = traj._tensors["psi"], traj._tensors["v"]
+    if n_sims * n_t * nx >= 2**31:
+        raise QwaveInputError(f"{n_sims} x {n_t} x {nx} psi rows overflow the window sampler's int32 indices")
+    tensors = traj.tensors()  # over the same memory as traj.psi: no copy
+    psi_flat, pot_flat = tensors["psi"], tensors["v"]
     t_over_idx, t_under_idx = tf.constant(over_idx), tf.constant(under_idx)
     t_over_n = tf.constant(over_n)
     t_under_n = tf.constant(under_n)

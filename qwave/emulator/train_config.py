@@ -43,6 +43,7 @@ class TrainConfig:
     clipnorm: float = 1.0
     steps_per_epoch: int = 1000
     checkpoint_every: int = 1
+    snapshot_every: int = 0  # epochs between kept snapshots/step-<N>.keras (0: none); for fidelity-vs-steps
     steps_per_execution: int = 1  # train steps per compiled call (amortises per-step overhead at small batch)
     strategy: str = "default"
     jit: bool = True
@@ -111,6 +112,7 @@ def check_options(cfg: TrainConfig) -> None:
         (cfg.overlap_weight > 0, f"overlap weight must be > 0, got {cfg.overlap_weight}"),
         (cfg.scale >= 1, f"scale augmentation must be >= 1 (1: none), got {cfg.scale}"),
         (cfg.checkpoint_every >= 1, f"checkpoint_every must be >= 1 epoch, got {cfg.checkpoint_every}"),
+        (cfg.snapshot_every >= 0, f"snapshot_every must be >= 0 epochs (0: none), got {cfg.snapshot_every}"),
         (cfg.schedule in SCHEDULES, f"unknown schedule {cfg.schedule!r}; choose one of {', '.join(SCHEDULES)}"),
         (cfg.decay in ("linear", "cosine"), f"learning-rate decay must be 'linear' or 'cosine', got {cfg.decay!r}"),
     ]

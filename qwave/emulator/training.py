@@ -114,13 +114,20 @@ def training_ranges(traj: Trajectories) -> dict[str, list[float]]:
 
 
 class Checkpoint(keras.callbacks.Callback):
-    """Every ``every`` epochs: checkpoint.keras (with optimizer) then checkpoint.json {epoch}, both atomic."""
+    """Every ``every`` epochs: checkpoint.keras (with optimizer) then checkpoint.json {epoch}, both atomic;
+    every ``snapshot_every`` epochs (0: never) also a kept ``snapshots/step-<train step>.keras``."""
 
-    def __init__(self, out_dir: Path, every: int = 1):
+    def __init__(self, out_dir: Path, every: int = 1, snapshot_every: int = 0, steps_per_epoch: int = 1):
         super().__init__()
         self.out_dir, self.every = Path(out_dir), int(every)
+        self.snapshot_every, self.steps_per_epoch = int(snapshot_every), int(steps_per_epoch)
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if self.snapshot_every and (epoch + 1) % self.snapshot_every == 0:
+            path = self.out_dir / "snapshots" / f"step-{(epoch + 1) * self.steps_per_epoch:08d}.keras"
+            path.parent.mkdir(exist_ok=True)
+            with atomic_path(path) as tmp:
+                save_keras(self.model, tmp)
         if (epoch + 1) % self.every:
             return
         with atomic_path(self.out_dir / "checkpoint.keras") as tmp:
@@ -289,7 +296,7 @@ def _train(
     callbacks = [
         Throughput(cfg.batch_size, cfg.steps_per_epoch),
         keras.callbacks.TensorBoard(str(dest / "logs"), update_freq="epoch"),
-        Checkpoint(dest, cfg.checkpoint_every),
+        Checkpoint(dest, cfg.checkpoint_every, cfg.snapshot_every, cfg.steps_per_epoch),
         keras.callbacks.CSVLogger(str(dest / "history.csv"), append=resume),
         *(extra_callbacks or []),
     ]
