@@ -1,14 +1,21 @@
 """Simulations held once in memory for training: psi, the scaled potential and a stage per simulation.
 
-Subsets are masks over the same arrays, and TF reads psi in place (DLPack, no copy): the full grid's
-10.9 GiB stay 10.9 GiB in memory, shared by every pipeline and every subset (an ablation variant costs
-no memory).
+Subsets are masks over the same arrays, and psi is held once: ``from_examples`` copies each example into
+a TF variable allocated up front, which every pipeline and every subset reads in place, so the full grid's
+10.9 GiB stay 10.9 GiB in memory (an ablation variant costs no memory).
+
+Why a variable: ``tf.data`` copies every eager tensor a dataset function captures when it makes an
+iterator (measured: +1 copy of psi, whether the tensor came from ``tf.constant`` or from DLPack over numpy
+memory), while a captured variable is read through its handle.  The variable is written with a dense
+slice assignment (a sparse write such as ``scatter_update`` switches the variable to copy-on-read) and
+read with ``gather_nd`` on the handle, and nothing else holds its buffer, so no copy-on-write either.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,17 +25,18 @@ from qwave.errors import QwaveInputError
 
 @dataclasses.dataclass
 class Trajectories:
-    """Simulations in memory: ``psi`` float32 (S, T, NX, 2), ``potential`` float32 (S, NX) already divided by
-    ``v_scale``, ``stage`` int32 (S,) indexing ``stages``, and (when known) the packets' ``e0`` (S,) in hartree."""
+    """Simulations in memory: ``psi`` float32 (S, T, NX, 2) in bohr^-1/2, ``potential`` float32 (S, NX) already
+    divided by ``v_scale``, ``stage`` int32 (S,) indexing ``stages``, and (when known) the packets' ``e0`` (S,)
+    in hartree.  ``psi`` is a numpy array or, as :meth:`from_examples` builds it, a ``tf.Variable``."""
 
-    psi: np.ndarray
+    psi: Any
     potential: np.ndarray
     stage: np.ndarray
     stages: tuple[str, ...]
     v_scale: float
     e0: np.ndarray | None = None
     active: np.ndarray | None = None  # bool (S,): the simulations training draws from (None: all)
-    # TF's views of psi and potential (see tensors()), shared by every pipeline and every subset.
+    # What TF reads (see tensors()), shared by every pipeline and every subset.
     _tensors: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -50,10 +58,12 @@ class Trajectories:
     ) -> Trajectories:
         """From example dicts (the dataset schema); examples of stages not in ``stages`` are dropped.
 
-        Examples are copied one by one into arrays allocated up front, so a stream (a TFDS split, the
-        solver's output) is never held twice in memory; ``count`` is an upper bound on a stream's length
-        (default ``len(examples)``).
+        Examples are copied one by one into storage allocated up front (psi: a TF variable), so a stream
+        (a TFDS split, the solver's output) is never held twice in memory; ``count`` is an upper bound on a
+        stream's length (default ``len(examples)``).
         """
+        import tensorflow as tf
+
         stages = tuple(stages)
         count = len(examples) if count is None else int(count)
         psi = potential = None
@@ -67,24 +77,32 @@ class Trajectories:
                 raise QwaveInputError(f"more than the announced {count} examples")
             if psi is None:
                 shape = np.shape(ex["psi"])
-                psi = aligned_empty((count, *shape))
+                psi = tf.Variable(tf.zeros((count, *shape)), trainable=False, name="psi")
                 potential = np.empty((count, shape[1]), np.float32)
-            psi[n] = ex["psi"]
+            tf.raw_ops.ResourceStridedSliceAssign(
+                ref=psi.handle, begin=[n], end=[n + 1], strides=[1], value=np.asarray(ex["psi"], np.float32)[None]
+            )
             potential[n] = np.asarray(ex["potential"], np.float32) / v_scale
             stage[n], e0[n] = stages.index(name), ex.get("e0", np.nan)
             n += 1
         if not n:
             raise QwaveInputError(f"no examples in stages {', '.join(stages)}")
-        return cls(psi[:n], potential[:n], stage[:n], stages, float(v_scale), e0[:n])
+        if n < count:  # a short stream: keep the first n (one copy, only of what was filled)
+            psi = tf.Variable(psi[:n], trainable=False, name="psi")
+        return cls(psi, potential[:n], stage[:n], stages, float(v_scale), e0[:n])
 
     def tensors(self) -> dict:
-        """{"psi": (S*T*NX, 2), "v": (S*NX,)} float32 tensors over the same memory as ``psi`` and ``potential``.
+        """{"psi": (S, T, NX, 2) variable, "v": (S*NX,) tensor} float32, made once and shared by every subset.
 
-        ``tf.constant`` would copy psi into TF's allocator (twice over at peak); DLPack hands TF the numpy
-        buffer itself, which it accepts when the buffer is 64-byte aligned (:func:`aligned_empty`).  Made once.
+        A numpy ``psi`` is copied once into a variable here; one from :meth:`from_examples` is used as it is.
         """
+        import tensorflow as tf
+
         if not self._tensors:
-            self._tensors.update(psi=_shared_tensor(self.psi.reshape(-1, 2)), v=_shared_tensor(self.potential.ravel()))
+            psi = self.psi
+            if not isinstance(psi, tf.Variable):
+                psi = tf.Variable(np.asarray(psi, np.float32), trainable=False, name="psi")
+            self._tensors.update(psi=psi, v=tf.constant(self.potential.ravel()))
         return self._tensors
 
     def subset(self, keep: np.ndarray) -> Trajectories:
@@ -95,29 +113,6 @@ class Trajectories:
             return self
         active = keep if self.active is None else keep & self.active
         return dataclasses.replace(self, active=active, _tensors=self._tensors)
-
-
-ALIGN = 64  # bytes: TF's (Eigen's) alignment for tensors it does not allocate itself
-
-
-def aligned_empty(shape: Sequence[int], dtype=np.float32) -> np.ndarray:
-    """An uninitialised C-contiguous array whose data starts on an :data:`ALIGN`-byte boundary."""
-    dtype = np.dtype(dtype)
-    n = int(np.prod(shape))
-    raw = np.empty(n * dtype.itemsize + ALIGN, np.uint8)
-    start = -raw.ctypes.data % ALIGN
-    return raw[start : start + n * dtype.itemsize].view(dtype).reshape(shape)
-
-
-def _shared_tensor(array: np.ndarray):
-    """A TF tensor over ``array``'s memory (copied once into an aligned buffer when it is not aligned)."""
-    import tensorflow as tf
-
-    if not array.flags.c_contiguous or array.ctypes.data % ALIGN:
-        aligned = aligned_empty(array.shape, array.dtype)
-        aligned[...] = array
-        array = aligned
-    return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
 
 
 def _text(value) -> str:

@@ -119,10 +119,8 @@ def window_dataset(
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
     present = tf.constant(counts > 0)
 
-    if n_sims * n_t * nx >= 2**31:
-        raise QwaveInputError(f"{n_sims} x {n_t} x {nx} psi rows overflow the window sampler's int32 indices")
-    tensors = traj.tensors()  # over the same memory as traj.psi: no copy
-    psi_flat, pot_flat = tensors["psi"], tensors["v"]
+    tensors = traj.tensors()  # the one copy of psi, read in place through the variable's handle
+    psi_store, pot_flat = tensors["psi"], tensors["v"]
     t_over_idx, t_under_idx = tf.constant(over_idx), tf.constant(under_idx)
     t_over_n = tf.constant(over_n)
     t_under_n = tf.constant(under_n)
@@ -157,8 +155,11 @@ def window_dataset(
         nd = tf.stack([sim, r2], -1)
         centre = tf.where(pick_over, tf.gather_nd(t_over_idx, nd), tf.gather_nd(t_under_idx, nd))
         cells = tf.math.floormod(centre[:, None] + offsets[None, :], nx)  # (B, W)
-        rows = (sim[:, None] * n_t + t0[:, None] + frames[None, :]) * nx  # (B, F)
-        psi = tf.gather(psi_flat, rows[:, :, None] + cells[:, None, :])  # (B, F, W, 2)
+        shape = [bsz, spec.n_in + 1, spec.window]
+        nd_sim = tf.broadcast_to(sim[:, None, None], shape)
+        nd_t = tf.broadcast_to((t0[:, None] + frames[None, :])[:, :, None], shape)
+        nd_cell = tf.broadcast_to(cells[:, None, :], shape)
+        psi = tf.gather_nd(psi_store, tf.stack([nd_sim, nd_t, nd_cell], -1))  # (B, F, W, 2)
         v = tf.gather(pot_flat, sim[:, None] * nx + cells)  # (B, W)
         if cfg.mirror:
             flip = tf.random.stateless_uniform([bsz], seeds[5]) < 0.5
