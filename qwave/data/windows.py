@@ -159,7 +159,8 @@ def window_dataset(
         nd_sim = tf.broadcast_to(sim[:, None, None], shape)
         nd_t = tf.broadcast_to((t0[:, None] + frames[None, :])[:, :, None], shape)
         nd_cell = tf.broadcast_to(cells[:, None, :], shape)
-        psi = tf.gather_nd(psi_store, tf.stack([nd_sim, nd_t, nd_cell], -1))  # (B, F, W, 2)
+        at = tf.cast(tf.stack([nd_sim, nd_t, nd_cell], -1), tf.int64)  # int64: psi may hold >= 2^31 numbers
+        psi = tf.gather_nd(psi_store, at)  # (B, F, W, 2)
         v = tf.gather(pot_flat, sim[:, None] * nx + cells)  # (B, W)
         if cfg.mirror:
             flip = tf.random.stateless_uniform([bsz], seeds[5]) < 0.5
