@@ -72,7 +72,8 @@ def spec_from_dict(raw: Mapping[str, Any]) -> CurriculumSpec:
         barrier: {x0: [10, 40], s0: {start: 1, stop: 4, step: 0.5}, e0: {low: 1, high: 9, num: 9},
                   height: [2, 5, 10], width: 7, center: 50}
         free: {x0: [20], s0: [1, 2], e0: [2, 4]}
-        landscapes: {barrier: 96, well: 32, pair: 32, multi: 96, free: 8, packets: 4, seed: 0}
+        landscapes: {barrier: 96, well: 32, pair: 32, multi: 96, free: 8, packets: 4, seed: 0,
+                     s0: [1, 4.5], e0: [0.5, 9]}
         stages: {reflection_max: 0.01}
         tests: {cases: 12, seed: 2203, x0: [15, 20], s0: [1, 5], e0: [1.5, 8.6]}
         chunk: 32
@@ -122,10 +123,15 @@ def spec_from_dict(raw: Mapping[str, Any]) -> CurriculumSpec:
         if key in free:
             changes[f"free_{key}"] = _values(f"{where}: free {key}", free[key])
     landscapes = raw.get("landscapes", {})
-    _check_keys(f"{where}: landscapes", landscapes, (*LANDSCAPE_KINDS, "packets", "seed"))
+    _check_keys(f"{where}: landscapes", landscapes, (*LANDSCAPE_KINDS, "packets", "seed", "s0", "e0"))
     if landscapes:
         counts = {k: landscapes[k] for k in LANDSCAPE_KINDS if k in landscapes}
+        for key in ("s0", "e0"):
+            if key in landscapes:
+                changes[f"landscape_{key}"] = _pair(f"{where}: landscapes {key}", landscapes[key])
         for key, value in landscapes.items():
+            if key in ("s0", "e0"):
+                continue
             if not isinstance(value, int) or isinstance(value, bool):
                 raise QwaveInputError(f"{where}: landscapes {key} must be an integer, got {value!r}")
         changes["landscapes"] = tuple(counts.items())

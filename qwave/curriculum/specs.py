@@ -101,6 +101,8 @@ class CurriculumSpec:
     landscapes: tuple[tuple[str, int], ...] = ()  # random training landscapes: (kind, count), see LANDSCAPE_KINDS
     landscape_packets: int = 4  # random packets per landscape
     landscape_seed: int = 0
+    landscape_s0: tuple[float, float] = (1.0, 4.5)  # landscape packets' S0 (bohr), uniform
+    landscape_e0: tuple[float, float] = (0.5, 9.0)  # landscape packets' E0 (hartree), uniform
 
     def to_dict(self) -> dict:
         """JSON-able form (the dataset's metadata carries it)."""
@@ -171,5 +173,15 @@ WIDE = dataclasses.replace(
     landscapes=(("barrier", 96), ("well", 32), ("pair", 32), ("multi", 96), ("free", 8)),
 )
 
-SPECS: dict[str, CurriculumSpec] = {s.name: s for s in (DEMO, FULL, WIDE, TINY)}
+BROAD = dataclasses.replace(
+    WIDE,
+    name="broad",
+    description="wide's 264 landscapes with 6 random packets each (X0 anywhere, S0 0.7-4.5, E0 0.5-16: fast, "
+    "narrow packets beside the paper's) = 1,584 sims, 12 cases per test family; V scale 14.",
+    landscape_packets=6,
+    landscape_s0=(0.7, 4.5),
+    landscape_e0=(0.5, 16.0),
+)
+
+SPECS: dict[str, CurriculumSpec] = {s.name: s for s in (DEMO, FULL, WIDE, BROAD, TINY)}
 """The built-in configurations by name."""

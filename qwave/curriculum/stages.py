@@ -85,9 +85,9 @@ LANDSCAPE_KINDS: tuple[str, ...] = ("barrier", "well", "pair", "multi", "free")
 * ``multi``: a row of 3-5 rectangles within 10 bohr, heights -4..14 hartree, widths log-uniform 1-8 bohr;
 * ``free``: no potential.
 """
-LANDSCAPE_PACKETS: dict[str, tuple[float, float]] = {"x0": (0.05, 0.95), "s0": (1.0, 4.5), "e0": (0.5, 9.0)}
-"""Packets on random landscapes: X0 (fraction of LX, so anywhere: before, on or after the structure),
-S0 (bohr) and E0 (hartree) uniform in these ranges, moving right."""
+LANDSCAPE_PACKETS: dict[str, tuple[float, float]] = {"x0": (0.05, 0.95)}
+"""Packets on random landscapes: X0 uniform in this range (fraction of LX, so anywhere: before, on or after
+the structure), S0 and E0 uniform in the spec's ``landscape_s0`` / ``landscape_e0``, moving right."""
 
 
 def _uniform(rng: np.random.Generator, lo: float, hi: float, log: bool = False) -> float:
@@ -148,8 +148,8 @@ def landscape_cases(spec: CurriculumSpec) -> list[Case]:
             v = make_potential(family, spec.grid, **params)
             for _ in range(spec.landscape_packets):
                 x0 = _uniform(rng, *(f * lx for f in LANDSCAPE_PACKETS["x0"]))
-                s0 = _uniform(rng, *LANDSCAPE_PACKETS["s0"])
-                e0 = _uniform(rng, *LANDSCAPE_PACKETS["e0"])
+                s0 = _uniform(rng, *spec.landscape_s0)
+                e0 = _uniform(rng, *spec.landscape_e0)
                 stage = landscape_stage(spec.grid, v, e0, s0, spec.reflection_max)
                 out.append(Case(family, params_json(params), x0, s0, e0, stage))
     return out
