@@ -300,3 +300,15 @@ def test_unknown_config_and_missing_beam(tmp_path, monkeypatch):
 def test_registration_module_is_documented_and_light():
     assert "import qwave.datasets" in (qwave.datasets.__doc__ or "")
     assert os.path.samefile(builder_module.Builder.pkg_dir_path, REPO / "datasets" / "qwave_curriculum")
+
+
+def test_evaluate_refuses_a_forecast_longer_than_the_stored_cases(tiny_dir, tmp_path):
+    """A built split's cases have fixed frames: one line naming the longest forecast and the simulated source."""
+    res = CliRunner().invoke(
+        main, ["evaluate", "--tests", "tfds:tiny", "--data-dir", str(tiny_dir), "--out", str(tmp_path / "new")]
+    )
+    assert res.exit_code == 1
+    assert res.output.count("Error:") == 1 and "Traceback" not in res.output
+    assert "tfds:tiny cases have 21 frames; a 400-frame forecast" in res.output
+    assert "--frames 17 or less" in res.output and "curriculum:<config> simulates" in res.output
+    assert not (tmp_path / "new").exists()

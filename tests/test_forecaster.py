@@ -247,6 +247,9 @@ def test_qwave_predict_with_compare_and_from_a_simulation(tiny_export, tmp_path)
     assert "rollout.onnx" in res.output
     rec = load_run(out)  # the simulate layout: readable by the same loader
     assert rec["psi"].shape == (16, 512) and int(rec["forecast_start"]) == 4 and rec["corr"].shape == (12,)
+    assert f"mean {rec['corr'].mean():.4f}, @12 {rec['corr'][-1]:.4f}" in res.output
+    below = np.flatnonzero(rec["corr"] < 0.99)  # the valid time: the first frame below 0.99, counted from 1
+    assert (f"first<0.99 at frame {below[0] + 1}" if below.size else "never first<0.99 in 12 frames") in res.output
     step_args = ["--x0", "20", "--e0", "3", "--frames", "12", "--no-rollout", "-o", str(tmp_path / "s.npz")]
     res = runner.invoke(main, [*args, *step_args, "--quiet"])
     assert res.exit_code == 0 and str(np.load(tmp_path / "s.npz")["engine"]) == "step", res.output

@@ -46,3 +46,11 @@ def test_transmitted_error_and_frame_metrics():
     m = frame_metrics(frames, frames, v, GRID)
     assert set(m) == {"corr", "mae", "norm_drift", "transmitted_error"}
     assert m["corr"].shape == (2,) and np.allclose(m["corr"], 1) and np.allclose(m["transmitted_error"], 0)
+
+
+def test_first_below_is_the_first_frame_under_the_threshold():
+    from qwave.emulator.metrics import first_below
+
+    corr = np.array([[1.0, 0.995, 0.98, 0.999], [1.0, 1.0, 1.0, 1.0], [0.5, 1.0, 0.2, 0.1]])
+    np.testing.assert_array_equal(first_below(corr, 0.99), [3, 0, 1])  # 0: never below
+    np.testing.assert_array_equal(first_below(corr, 0.3), [0, 0, 3])

@@ -83,6 +83,7 @@ def predict(
     import numpy as np
 
     from qwave.deploy import predict as forecasting
+    from qwave.emulator.metrics import valid_time
     from qwave.errors import QwaveInputError
     from qwave.export.forecaster import Forecaster
     from qwave.io import check_writable
@@ -114,5 +115,10 @@ def predict(
         if compare:
             corr = np.atleast_2d(record["corr"])
             at = sorted({k for k in (100, 200, 400) if k <= frames} | {frames})
-            msg += "; correlation with the solver " + ", ".join(f"@{k} {corr[:, k - 1].min():.4f}" for k in at)
+            worst = "" if corr.shape[0] == 1 else " (worst case)"
+            msg += f"; correlation with the solver{worst}: mean {corr.mean(1).min():.4f}, " + ", ".join(
+                f"@{k} {corr[:, k - 1].min():.4f}" for k in at
+            )
+            for key, frame in valid_time(corr).items():
+                msg += f", {key} at frame {frame}" if frame else f", never {key} in {frames} frames"
         click.echo(msg + f" -> {out}" + (f", {plot}" if plot else ""))

@@ -47,6 +47,26 @@ def transmitted_error(truth: np.ndarray, pred: np.ndarray, potential: np.ndarray
     return np.abs(t_pred - t_true)
 
 
+def first_below(corr: np.ndarray, threshold: float) -> np.ndarray:
+    """Per case (rows of ``corr``, (cases, frames)): the first forecast frame (1-based) whose correlation is
+    below ``threshold``, or 0 when none is: how long the forecast stays valid at that threshold."""
+    below = np.asarray(corr) < threshold
+    return np.where(below.any(-1), below.argmax(-1) + 1, 0)
+
+
+VALID_AT = (0.99, 0.9)  # correlation thresholds of the valid-time figures
+
+
+def valid_time(corr: np.ndarray) -> dict[str, int | None]:
+    """{"first<0.99": frame, "first<0.9": frame}: the earliest forecast frame (1-based) at which any case
+    (row of ``corr``, (cases, frames) or (frames,)) drops below the threshold; None when none does."""
+    out = {}
+    for threshold in VALID_AT:
+        first = first_below(np.atleast_2d(corr), threshold)
+        out[f"first<{threshold}"] = int(first[first > 0].min()) if first.any() else None
+    return out
+
+
 def frame_metrics(truth: np.ndarray, pred: np.ndarray, potential: np.ndarray, grid: Grid) -> dict[str, np.ndarray]:
     """All per-frame metrics of one case: truth and pred (frames, NX[, 2]); each result (frames,)."""
     return {
