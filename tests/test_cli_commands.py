@@ -101,6 +101,20 @@ def test_evaluate_past_the_stored_frames_simulates_longer_cases(tiny_run, tmp_pa
     assert "worst_mean" in header and "first<0.99" in header and "worst@400" not in header  # 30 frames only
 
 
+def test_evaluate_ood_families(tiny_run, tmp_path):
+    """--tests ood:<config> forecasts the out-of-distribution families (one case each on tiny's grid)."""
+    from qwave.curriculum import OOD_FAMILIES
+
+    out = tmp_path / "ood"
+    res = _invoke("evaluate", "--model", tiny_run, "--tests", "ood:tiny", "--frames", 8, "--out", out)
+    assert res.exit_code == 0, res.output
+    saved = json.loads((out / "table.json").read_text())
+    assert list(saved["rows"]) == [*OOD_FAMILIES, "overall"]
+    assert [len(saved["per_case"][f]) for f in OOD_FAMILIES] == [1] * len(OOD_FAMILIES)
+    res = _invoke("evaluate", "--model", tiny_run, "--tests", "ood:nope", "--out", tmp_path / "bad")
+    assert res.exit_code != 0 and "nope" in res.output and not (tmp_path / "bad").exists()
+
+
 def test_evaluate_v_clip_reaches_the_rollout(tiny_run, tmp_path):
     """Clamping V/v_scale at 0.05 must change the forecast where barriers are taller (tiny's reach 0.5+):
     against conftest's evaluation with the default clamp (1)."""

@@ -153,6 +153,39 @@ def test_test_families_are_seeded_in_range_and_left_of_the_structure():
     assert np.any(curriculum.held_out_cases(spec)["test_well"][0].potential(grid) < 0)
 
 
+def test_ood_families_are_seeded_unseen_and_start_clear_of_the_structure():
+    """Out-of-distribution cases: shapes no split contains, left-moving and fast packets; every packet's
+    3-sigma extent is clear of the potential (|V| < 1 % of its peak), every sech^2 well reflectionless."""
+    from qwave.physics.observables import mean_position
+    from qwave.physics.packets import gaussian_packets
+
+    spec = curriculum.FULL
+    first = curriculum.ood_cases(spec)
+    assert first == curriculum.ood_cases(spec) and list(first) == list(curriculum.OOD_FAMILIES)
+    assert first["gaussian"] != curriculum.ood_cases(dataclasses.replace(spec, test_seed=1))["gaussian"]
+    trained = {c.family for cases in curriculum.splits(curriculum.BROAD).values() for c in cases}
+    grid = spec.grid
+    for family, cases in first.items():
+        assert len(cases) == 12 and len({c.key for c in cases}) == 12
+        if family not in ("left", "fast"):
+            assert not {c.family for c in cases} & trained, family
+        for case in cases:
+            v = case.potential(grid)
+            near = np.abs(grid.x - case.x0) < 3 * case.s0
+            assert np.abs(v[near]).max() < 0.01 * np.abs(v).max(), (family, case)
+            psi = gaussian_packets(grid, [case.x0], [case.s0], [case.e0], [case.direction])
+            moved = mean_position(simulate(psi, np.zeros(grid.nx), dataclasses.replace(grid, n_frames=2)), grid)
+            assert np.sign(moved[0, 1] - moved[0, 0]) == (-1 if family == "left" else 1), (family, case)
+            if family == "fast":
+                assert 0.6 <= case.s0 <= 1.0 and 9.0 <= case.e0 <= 16.0
+            if family == "sech2":
+                p = case.potential_params
+                assert analytic.sech2_transmission(np.array([0.5, 4.0, 9.0]), p["depth"], p["width"]) == (
+                    pytest.approx(1.0, abs=1e-6)
+                )
+    assert {c.direction for c in first["left"]} == {-1} and first["left"][0].key.endswith("|dir=-1")
+
+
 def test_splits_are_disjoint_and_keys_unique():
     all_cases = [c for cases in curriculum.splits(curriculum.FULL).values() for c in cases]
     keys = [c.key for c in all_cases]

@@ -257,7 +257,6 @@ def test_evaluate_path_checks_before_simulating(tmp_path):
         ({"n_steps": 0}, "the forecast needs >= 1 frame"),
         ({"n_per_family": 0}, "cases per family must be >= 1"),
         ({"out_dir": tmp_path / "file.txt" / "ev"}, "file.txt is not a directory"),
-        ({"tests": "curriculum:tiny"}, "a 400-frame forecast from 4 input frames needs 404"),
         ({"tests": "tfds:tiny", "data_dir": tmp_path}, "qwave dataset build --config tiny"),
     ]
     for kwargs, match in cases:

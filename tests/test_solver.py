@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from qwave.physics.analytic import packet_sech2_transmission
 from qwave.physics.grid import Grid
 from qwave.physics.observables import energy, norm, width
 from qwave.physics.packets import gaussian_packet, gaussian_packets
@@ -120,3 +121,18 @@ def test_dense_fallback_matches_reference_on_a_grid_without_banded_form():
     psi0 = gaussian_packets(grid, [20.0, 25.0], [3.0, 4.0], [0.2, 0.3])
     v = barrier(grid, 3.0, 5.0)
     np.testing.assert_allclose(simulate(psi0, v, grid), simulate_stepwise(psi0, v, grid), atol=1e-10)
+
+
+@pytest.mark.parametrize("order", [1.0, 0.5])  # l = 1: reflectionless; l = 1/2: reflects ~16 %
+def test_poschl_teller_well_reflects_as_the_closed_form(order):
+    """A packet (E0 = 0.5, S0 = 5) across -l (l + 1) / (2 a^2) sech^2(x / a): the probability left of the
+    well after 45 a.u. is the packet-averaged closed-form reflection (zero at integer l)."""
+    a = 0.5
+    grid = Grid(nx=1024, n_frames=2, dt=0.002, steps_per_frame=22_500)
+    depth = order * (order + 1) / (2 * a**2)
+    psi = simulate(
+        gaussian_packets(grid, [30.0], [5.0], [0.5]), make_potential("sech2_well", grid, depth=depth, width=a), grid
+    )
+    reflected = float((np.abs(psi[0, -1]) ** 2 * grid.dx)[grid.x < 50].sum())
+    expected = 1 - packet_sech2_transmission(0.5, 5.0, depth, a)
+    assert abs(reflected - expected) < 2e-3, (reflected, expected)

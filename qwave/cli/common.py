@@ -11,6 +11,11 @@ import click
 from qwave.errors import QwaveInputError
 from qwave.physics.grid import Grid
 
+TESTS_HELP = (
+    "'curriculum:<config>' (simulated now), 'tfds:<config>' (built test splits), 'solver', or 'ood[:<config>]' "
+    "(shapes and packets in no training split, simulated now)."
+)
+
 
 def one_line_errors(fn):
     """Turn library input errors into click's one-line 'Error: ...' and exit code 1."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from qwave.cli.common import one_line_errors, rollout_options
+from qwave.cli.common import TESTS_HELP, one_line_errors, rollout_options
 
 
 @click.command("evaluate")
@@ -19,7 +19,7 @@ from qwave.cli.common import one_line_errors, rollout_options
     "--tests",
     default="curriculum:full",
     show_default=True,
-    help="'curriculum:<config>' (simulated now), 'tfds:<config>' (built test splits) or 'solver'.",
+    help=TESTS_HELP,
 )
 @click.option("--data-dir", default=None, help="TFDS data directory (for tfds:<config>).")
 @click.option("--cases", type=int, default=None, help="Cases per family (default: all).")

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import click
 
-from qwave.cli.common import float_list, one_line_errors
+from qwave.cli.common import TESTS_HELP, float_list, one_line_errors
 from qwave.errors import QwaveInputError
 from qwave.insight.ablation import VARIANTS  # numpy-only module: cheap at start-up
-
-TESTS_HELP = "'curriculum:<config>' (simulated now), 'tfds:<config>' (built test splits) or 'solver'."
 
 
 def tests_options(command):

@@ -18,8 +18,10 @@ from qwave.curriculum.cases import (
     validate,
 )
 from qwave.curriculum.config import load_config_file, spec_from_dict, spec_from_metadata
+from qwave.curriculum.ood import OOD_FAMILIES, ood_cases
 from qwave.curriculum.simulate import group_by_potential, iter_examples, simulate_group
 from qwave.curriculum.specs import (
+    BROAD,
     DEMO,
     FULL,
     SCHEDULES,
@@ -28,7 +30,6 @@ from qwave.curriculum.specs import (
     TEST_FAMILIES,
     TINY,
     WIDE,
-    BROAD,
     Case,
     CurriculumSpec,
     params_json,
@@ -53,6 +54,7 @@ __all__ = [
     "FULL",
     "LANDSCAPE_KINDS",
     "LANDSCAPE_PACKETS",
+    "OOD_FAMILIES",
     "RANDOM_REGION",
     "SCHEDULES",
     "SPECS",
@@ -69,6 +71,7 @@ __all__ = [
     "iter_examples",
     "landscape_cases",
     "landscape_stage",
+    "ood_cases",
     "params_json",
     "parameter_ranges",
     "simulate_group",

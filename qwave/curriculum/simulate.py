@@ -39,7 +39,8 @@ def simulate_group(grid: Grid, group: Sequence[Case]) -> list[tuple[str, dict[st
     if any((c.family, c.params) != (first.family, first.params) for c in group):
         raise QwaveInputError("simulate_group needs cases that share one potential")
     v = first.potential(grid)
-    psi0 = gaussian_packets(grid, [c.x0 for c in group], [c.s0 for c in group], [c.e0 for c in group], check=False)
+    x0, s0, e0, direction = zip(*((c.x0, c.s0, c.e0, c.direction) for c in group), strict=True)
+    psi0 = gaussian_packets(grid, x0, s0, e0, direction, check=False)
     psi = simulate(psi0, v, grid)
     obs = observables(psi, v, grid)
     out = []

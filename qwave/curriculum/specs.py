@@ -40,7 +40,8 @@ TEST_FAMILIES: tuple[str, ...] = (
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """One simulation: a Gaussian packet (X0 bohr, S0 bohr, E0 hartree) in a named potential."""
+    """One simulation: a Gaussian packet (X0 bohr, S0 bohr, E0 hartree, moving right for ``direction``
+    +1, left for -1) in a named potential."""
 
     family: str
     params: str  # the potential's keyword parameters as canonical JSON
@@ -48,11 +49,13 @@ class Case:
     s0: float
     e0: float
     stage: str  # the split it belongs to
+    direction: int = 1
 
     @property
     def key(self) -> str:
         """Unique, human-readable key built from the parameters (the example's TFDS key)."""
-        return f"{self.family}{self.params}|x0={self.x0!r}|s0={self.s0!r}|e0={self.e0!r}"
+        key = f"{self.family}{self.params}|x0={self.x0!r}|s0={self.s0!r}|e0={self.e0!r}"
+        return key if self.direction == 1 else f"{key}|dir={self.direction}"
 
     @property
     def potential_params(self) -> dict:

@@ -3,7 +3,9 @@
 - ``tfds:<config>``: a built ``qwave_curriculum`` config (training data is built first when missing);
 - ``curriculum:<config>``: the config's cases simulated now with the solver, nothing stored;
 - ``solver``: test cases only; the ``full`` config's held-out cases simulated now (the paper's test
-  ranges: the same generator as every config's ``test_<family>`` splits).
+  ranges: the same generator as every config's ``test_<family>`` splits);
+- ``ood`` / ``ood:<config>``: test cases only; the out-of-distribution families
+  (:data:`qwave.curriculum.OOD_FAMILIES`) on the config's grid (default ``full``), simulated now.
 
 Either way each example is copied straight into its final arrays (no second copy of a stream).
 """
@@ -24,7 +26,7 @@ from qwave.physics.grid import Grid
 if TYPE_CHECKING:
     from qwave.data.trajectories import Trajectories
 
-KINDS = ("tfds", "curriculum", "solver")
+KINDS = ("tfds", "curriculum", "solver", "ood")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,13 +43,13 @@ class Source:
 
 
 def parse_source(text: str, tests: bool = False) -> Source:
-    """Parse ``tfds:<config>``, ``curriculum:<config>`` or (for ``tests``) ``solver``."""
+    """Parse ``tfds:<config>``, ``curriculum:<config>`` or (for ``tests``) ``solver``, ``ood[:<config>]``."""
     kind, sep, config = str(text).partition(":")
-    if tests and text == "solver":
-        return Source("solver", "full")
-    if sep and config and kind in ("tfds", "curriculum"):
+    if tests and text in ("solver", "ood"):
+        return Source(text, "full")
+    if sep and config and (kind in ("tfds", "curriculum") or (tests and kind == "ood")):
         return Source(kind, config)
-    allowed = "'tfds:<config>', 'curriculum:<config>'" + (" or 'solver'" if tests else "")
+    allowed = "'tfds:<config>', 'curriculum:<config>'" + (", 'solver' or 'ood[:<config>]'" if tests else "")
     what = "test source" if tests else "training data"
     raise QwaveInputError(f"unknown {what} {text!r}: use {allowed}")
 
@@ -144,10 +146,11 @@ def held_out_examples(
     all when None).  ``n_frames`` re-simulates simulated sources with that many frames (long horizons)."""
     grid = held_out_grid(source, data_dir, n_frames)
     src = parse_source(source, tests=True)
-    wanted = tuple(families or curriculum.TEST_FAMILIES)
-    unknown = sorted(set(wanted) - set(curriculum.TEST_FAMILIES))
+    known = curriculum.OOD_FAMILIES if src.kind == "ood" else curriculum.TEST_FAMILIES
+    wanted = tuple(families or known)
+    unknown = sorted(set(wanted) - set(known))
     if unknown:
-        raise QwaveInputError(f"unknown test families {unknown}; choose from {', '.join(curriculum.TEST_FAMILIES)}")
+        raise QwaveInputError(f"unknown test families {unknown} in {source}; choose from {', '.join(known)}")
     if n_per_family is not None and n_per_family < 1:
         raise QwaveInputError(f"cases per family must be >= 1, got {n_per_family}")
     if src.kind == "tfds":
@@ -158,8 +161,9 @@ def held_out_examples(
             for f in wanted
         }
     spec = _spec(src, data_dir)
+    drawn = curriculum.ood_cases(spec) if src.kind == "ood" else curriculum.held_out_cases(spec)
     out = {}
-    for split, cases in curriculum.held_out_cases(spec).items():
+    for split, cases in drawn.items():
         family = split.removeprefix("test_")
         if family in wanted:
             chosen = cases[:n_per_family] if n_per_family else cases

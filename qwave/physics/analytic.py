@@ -3,7 +3,8 @@
 Transmission through a rectangular barrier of height V0 (hartree) and width a (bohr) for a
 plane wave of energy E, in the continuum and on the solver's lattice (the finite-difference
 Hamiltonian, solved exactly by a transfer matrix), and both averaged over a Gaussian packet's
-momentum distribution |phi(k)|^2 ~ exp(-2 S0^2 (k - k0)^2).
+momentum distribution |phi(k)|^2 ~ exp(-2 S0^2 (k - k0)^2); and transmission across the smooth
+Poschl-Teller well, whose integer-order depths reflect nothing.
 """
 
 from __future__ import annotations
@@ -55,6 +56,20 @@ def lattice_transmission(theta: float, v_cells: np.ndarray, dx: float) -> float:
     return float(1 / abs(incoming) ** 2)
 
 
+def sech2_transmission(energy, depth, width) -> np.ndarray:
+    """Transmission of a plane wave (E > 0, hartree) across the Poschl-Teller well -depth sech^2(x / width).
+
+    T = sinh^2(pi k a) / (sinh^2(pi k a) + cos^2(pi/2 sqrt(1 + 8 depth a^2))) with k = sqrt(2E), a = width
+    (hbar = m = 1; Landau & Lifshitz, QM section 25): exactly 1 at every energy when 8 depth a^2 = 4 l (l + 1)
+    for an integer l, the reflectionless wells.
+    """
+    k = np.sqrt(2 * np.asarray(energy, dtype=np.float64))
+    a = np.asarray(width, dtype=np.float64)
+    s = np.sinh(np.minimum(np.pi * k * a, 350.0)) ** 2
+    c = np.cos(0.5 * np.pi * np.sqrt(1 + 8 * np.asarray(depth, dtype=np.float64) * a**2)) ** 2
+    return s / (s + c)
+
+
 def _momentum_average(fn, e0: float, s0: float, n: int) -> float:
     """Average of fn(k) over the packet's |phi(k)|^2 ~ exp(-2 S0^2 (k - k0)^2): normal in k with mean
     k0 = sqrt(2 E0) and standard deviation 1 / (2 S0); trapezoidal rule over k0 +- 6 sigma."""
@@ -75,3 +90,8 @@ def packet_lattice_transmission(e0: float, s0: float, v_cells: np.ndarray, dx: f
     return _momentum_average(
         lambda k: np.array([lattice_transmission(abs(kk) * dx, v_cells, dx) for kk in k]), e0, s0, n
     )
+
+
+def packet_sech2_transmission(e0: float, s0: float, depth: float, width: float, n: int = 801) -> float:
+    """Poschl-Teller T averaged over a packet (E0, S0)."""
+    return _momentum_average(lambda k: sech2_transmission(np.maximum(0.5 * k**2, 1e-12), depth, width), e0, s0, n)

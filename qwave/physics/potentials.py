@@ -129,6 +129,50 @@ def well(grid: Grid, depth: float, width: float, center: float | None = None) ->
     return -barrier(grid, depth, width, center)
 
 
+def _positive(value: float, what: str) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise QwaveInputError(f"{what} must be positive and finite, got {value}")
+    return float(value)
+
+
+def _offset(grid: Grid, center: float | None) -> np.ndarray:
+    """x - c (bohr) for a smooth shape centred at ``center`` (default: the box centre)."""
+    c = grid.lx / 2 if center is None else center
+    if not math.isfinite(c):
+        raise QwaveInputError(f"potential center must be finite, got {c}")
+    return grid.x - c
+
+
+def gaussian(grid: Grid, height: float, sigma: float, center: float | None = None) -> np.ndarray:
+    """A Gaussian bump, height * exp(-(x - c)^2 / (2 sigma^2)) (negative height: a Gaussian well)."""
+    return height * np.exp(-0.5 * (_offset(grid, center) / _positive(sigma, "gaussian sigma")) ** 2)
+
+
+def sech2_well(grid: Grid, depth: float, width: float, center: float | None = None) -> np.ndarray:
+    """The Poschl-Teller well, -depth * sech^2((x - c) / width).  With depth = l (l + 1) / (2 width^2) for an
+    integer l it reflects nothing at any energy (hbar = m = 1): a sharp test of a solver and an emulator."""
+    depth = _positive(depth, "sech2_well depth (V = -depth sech^2)")
+    return -depth / np.cosh(_offset(grid, center) / _positive(width, "sech2_well width")) ** 2
+
+
+def soft_barrier(grid: Grid, height: float, width: float, edge: float, center: float | None = None) -> np.ndarray:
+    """A barrier with Fermi-function (Woods-Saxon) edges: height / (1 + exp((|x - c| - width/2) / edge)),
+    written with tanh so that it never overflows."""
+    beyond = np.abs(_offset(grid, center)) - 0.5 * _positive(width, "soft_barrier width")
+    return height * 0.5 * (1 - np.tanh(0.5 * beyond / _positive(edge, "soft_barrier edge")))
+
+
+def cosine_lattice(grid: Grid, height: float, period: float, cells: int = 4, center: float | None = None) -> np.ndarray:
+    """``cells`` whole periods of (height/2) (1 - cos(2 pi (x - start) / period)), zero outside: a finite
+    crystal whose band gaps reflect some energies and pass others."""
+    if int(cells) != cells or cells < 1:
+        raise QwaveInputError(f"cosine_lattice cells must be a positive integer, got {cells}")
+    period = _positive(period, "cosine_lattice period")
+    mask, _ = _inside(grid, center, period * cells)
+    phase = 2 * np.pi * (_offset(grid, center) + 0.5 * period * cells) / period
+    return np.where(mask, 0.5 * height * (1 - np.cos(phase)), 0.0)
+
+
 def random_landscape(
     grid: Grid,
     seed: int,
@@ -162,6 +206,10 @@ POTENTIALS: dict[str, Callable[..., np.ndarray]] = {
     "well": well,
     "random": random_landscape,
     "rectangles": barriers,
+    "gaussian": gaussian,
+    "sech2_well": sech2_well,
+    "soft_barrier": soft_barrier,
+    "cosine_lattice": cosine_lattice,
 }
 
 
@@ -261,6 +309,10 @@ EXAMPLES: dict[str, dict] = {
     "well": {"depth": 5.0, "width": 7.0},
     "random": {"seed": 0},
     "rectangles": {"heights": [4.0, -2.0], "widths": [3.0, 6.0], "centers": [48.0, 53.0]},
+    "gaussian": {"height": 5.0, "sigma": 2.0},
+    "sech2_well": {"depth": 1.0, "width": 1.0},
+    "soft_barrier": {"height": 5.0, "width": 8.0, "edge": 0.5},
+    "cosine_lattice": {"height": 3.0, "period": 4.0, "cells": 4},
 }
 
 
