@@ -1,6 +1,7 @@
 """Metrics on inputs with known answers."""
 
 import numpy as np
+import pytest
 
 from qwave.emulator.metrics import as_complex, correlation, frame_metrics, mae, norm_drift, transmitted_error
 from qwave.physics.grid import Grid
@@ -54,3 +55,23 @@ def test_first_below_is_the_first_frame_under_the_threshold():
     corr = np.array([[1.0, 0.995, 0.98, 0.999], [1.0, 1.0, 1.0, 1.0], [0.5, 1.0, 0.2, 0.1]])
     np.testing.assert_array_equal(first_below(corr, 0.99), [3, 0, 1])  # 0: never below
     np.testing.assert_array_equal(first_below(corr, 0.3), [0, 0, 3])
+
+
+def test_goals_report_the_overall_figure_and_each_family_short_of_it():
+    from qwave.emulator.goals import GOALS, Goal, check, check_all, format_checks
+
+    rows = {
+        "barrier": {"mean_corr": 0.9995, "corr@400": 0.997, "worst@400": 0.991},
+        "triple": {"mean_corr": 0.9985, "corr@400": 0.993, "worst@400": 0.985},
+        "overall": {"mean_corr": 0.999, "corr@400": 0.995, "worst@400": 0.985},
+    }
+    overall = check(Goal(400, "mean_corr", 0.999), rows)
+    assert overall["met"] and overall["value"] == 0.999 and overall["at"] == "overall"
+    family = check(Goal(400, "corr@400", 0.995, every_family=True), rows)
+    assert not family["met"] and family["at"] == "triple" and family["short"] == {"triple": 0.002}
+    checks = check_all({400: rows})  # the 1,000-frame goals have no evaluation: skipped
+    assert [c["goal"] for c in checks] == [g.describe() for g in GOALS if g.frames == 400]
+    table = format_checks(checks)
+    assert "| every case at frame 400 >= 0.99 | 0.9850 (triple) | no: triple -0.0050 |" in table
+    with pytest.raises(KeyError, match="corr@1000"):
+        check(Goal(1000, "corr@1000", 0.98, every_family=True), rows)
