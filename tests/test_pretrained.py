@@ -58,14 +58,14 @@ def test_shipped_model_loads_safely_and_onnx_reproduces_keras(name, case):
 
 
 def test_shipped_default_reproduces_its_evaluation_table_row():
-    """The barrier row of the default's table (12 held-out cases of tfds:wide = curriculum:wide, 400 frames)."""
+    """The barrier row of the default's table (12 held-out cases, the same seeded cases in every config)."""
     from qwave.data.sources import held_out_examples
     from qwave.emulator.artefacts import load_source
     from qwave.emulator.evaluate import evaluate
 
     src = load_source(ROOT / "default")
     table = json.loads((ROOT / "default" / "evaluation" / "table.json").read_text())["rows"]["barrier"]
-    families = held_out_examples("curriculum:wide", families=["barrier"])
+    families = held_out_examples("curriculum:full", families=["barrier"])
     row = evaluate(src.model, families, src.v_scale, src.grid, n_steps=400)["rows"]["barrier"]
     assert row["cases"] == table["cases"] == 12
     for key in ("mean_corr", "corr@100", "corr@200", "corr@400"):
