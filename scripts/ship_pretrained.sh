@@ -19,7 +19,10 @@ trap 'rm -rf "$stage"' EXIT
 "$qwave" export "$run" --out "$stage/default"
 cp "$run/config.json" "$stage/default/config.json"
 cp "$target/COMMAND.txt" "$stage/default/COMMAND.txt"
-if [ -f "$run/eval/table.md" ]; then cp "$run/eval/table.md" "$stage/default/eval.md"; else cp "$target/eval.md" "$stage/default/eval.md"; fi
+# eval.md: the run's fidelity report (scripts/fidelity_report.py) if it has one, else its evaluation table
+if [ -f "$run/eval.md" ]; then cp "$run/eval.md" "$stage/default/eval.md"
+elif [ -f "$run/eval/table.md" ]; then cp "$run/eval/table.md" "$stage/default/eval.md"
+else cp "$target/eval.md" "$stage/default/eval.md"; fi
 if [ "$run" = "$target" ]; then  # a re-export: keep the provenance of the original export
     python3 - "$target/metadata.json" "$stage/default/metadata.json" <<'EOF'
 import json
