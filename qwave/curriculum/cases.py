@@ -48,6 +48,14 @@ def _draw(rng: np.random.Generator, rule: tuple, params: dict) -> float | int:
     return round(float(rng.uniform(rule[0], rule[1])), DECIMALS)
 
 
+def draw_params(rng: np.random.Generator, rules: dict[str, tuple]) -> dict[str, Any]:
+    """Potential parameters drawn by ``rules`` (see :data:`TEST_RANGES`), in the rules' order."""
+    params: dict[str, Any] = {}
+    for name, rule in rules.items():
+        params[name] = _draw(rng, rule, params)
+    return params
+
+
 def held_out_cases(spec: CurriculumSpec) -> dict[str, list[Case]]:
     """``spec.test_cases`` seeded cases per test family, keyed by split name ``test_<family>``.
 
@@ -63,9 +71,7 @@ def held_out_cases(spec: CurriculumSpec) -> dict[str, list[Case]]:
             x0 = round(float(rng.uniform(*spec.test_x0)), DECIMALS)
             s0 = round(float(rng.uniform(*spec.test_s0)), DECIMALS)
             e0 = round(float(rng.uniform(*spec.test_e0)), DECIMALS)
-            params: dict[str, Any] = {}
-            for name, rule in TEST_RANGES[family].items():
-                params[name] = _draw(rng, rule, params)
+            params = draw_params(rng, TEST_RANGES[family])
             if family == "random":
                 params["region"] = list(RANDOM_REGION)
             else:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from qwave.curriculum.cases import TEST_CENTER, TEST_RANGES, _draw
+from qwave.curriculum.cases import TEST_CENTER, TEST_RANGES, draw_params
 from qwave.curriculum.specs import Case, CurriculumSpec, params_json
 from qwave.curriculum.stages import DECIMALS
 
@@ -34,27 +34,25 @@ OOD_FAMILIES: tuple[str, ...] = ("gaussian", "sech2", "soft", "lattice", "left",
 LEFT_SHAPES = ("barrier", "double", "triple", "staircase")
 FAST_SHAPES = ("barrier", "double")
 FAST_PACKETS = {"s0": (0.6, 1.0), "e0": (9.0, 16.0)}
+SHAPE_RANGES: dict[str, tuple[str, dict[str, tuple]]] = {
+    "gaussian": ("gaussian", {"height": (1.0, 13.5), "sigma": (0.8, 3.0)}),
+    "soft": ("soft_barrier", {"height": (1.0, 13.5), "width": (4.0, 12.0), "edge": (0.2, 1.0)}),
+    "lattice": ("cosine_lattice", {"height": (1.0, 10.0), "period": (1.5, 4.0), "cells": ("int", 3, 5)}),
+}
+"""New shapes: (potential name, parameter rules as in :data:`qwave.curriculum.TEST_RANGES`)."""
 
 
 def _shape(family: str, rng: np.random.Generator) -> tuple[str, dict[str, Any]]:
     """(potential name, parameters) of one case of ``family``."""
-    if family == "gaussian":
-        return "gaussian", {"height": _draw(rng, (1.0, 13.5), {}), "sigma": _draw(rng, (0.8, 3.0), {})}
-    if family == "sech2":
-        order, width = int(rng.integers(1, 3, endpoint=True)), _draw(rng, (1.0, 3.0), {})
+    if family in SHAPE_RANGES:
+        name, rules = SHAPE_RANGES[family]
+        return name, draw_params(rng, rules)
+    if family == "sech2":  # the depth follows from the order: reflectionless
+        order, width = int(rng.integers(1, 3, endpoint=True)), draw_params(rng, {"width": (1.0, 3.0)})["width"]
         return "sech2_well", {"depth": round(order * (order + 1) / (2 * width**2), DECIMALS + 2), "width": width}
-    if family == "soft":
-        keys = {"height": (1.0, 13.5), "width": (4.0, 12.0), "edge": (0.2, 1.0)}
-        return "soft_barrier", {k: _draw(rng, rule, {}) for k, rule in keys.items()}
-    if family == "lattice":
-        keys = {"height": (1.0, 10.0), "period": (1.5, 4.0), "cells": ("int", 3, 5)}
-        return "cosine_lattice", {k: _draw(rng, rule, {}) for k, rule in keys.items()}
     shapes = LEFT_SHAPES if family == "left" else FAST_SHAPES
     name = shapes[int(rng.integers(len(shapes)))]
-    params: dict[str, Any] = {}
-    for key, rule in TEST_RANGES[name].items():
-        params[key] = _draw(rng, rule, params)
-    return name, params
+    return name, draw_params(rng, TEST_RANGES[name])
 
 
 def ood_cases(spec: CurriculumSpec) -> dict[str, list[Case]]:

@@ -87,8 +87,6 @@ def case_rows(cases: Sequence[dict], per_case: Sequence[dict[str, np.ndarray]]) 
     for case, m in zip(cases, per_case, strict=True):
         corr = m["corr"]
         row = {k: float(case[k]) for k in ("x0", "s0", "e0") if k in case}
-        if "direction" in case:
-            row["direction"] = int(case["direction"])
         row["potential"] = str(case.get("potential_params", ""))
         row.update(mean_corr=float(corr.mean()), last_corr=float(corr[-1]), **valid_time(corr))
         out.append(row)
