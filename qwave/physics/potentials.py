@@ -22,14 +22,24 @@ from qwave.errors import QwaveInputError
 from qwave.physics.grid import Grid
 
 
-def _inside(grid: Grid, center: float | None, width: float) -> tuple[np.ndarray, np.ndarray]:
-    """Mask of cells strictly inside the interval, and the scaled offset u = 2(x-c)/width in (-1, 1)."""
-    if not math.isfinite(width) or width <= 0:
-        raise QwaveInputError(f"potential width must be positive and finite, got {width}")
+def _positive(value: float, what: str) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise QwaveInputError(f"{what} must be positive and finite, got {value}")
+    return float(value)
+
+
+def _offset(grid: Grid, center: float | None) -> np.ndarray:
+    """x - c (bohr) for a shape centred at ``center`` (default: the box centre)."""
     c = grid.lx / 2 if center is None else center
     if not math.isfinite(c):
         raise QwaveInputError(f"potential center must be finite, got {c}")
-    u = 2 * (grid.x - c) / width
+    return grid.x - c
+
+
+def _inside(grid: Grid, center: float | None, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mask of cells strictly inside the interval, and the scaled offset u = 2(x-c)/width in (-1, 1)."""
+    width = _positive(width, "potential width")
+    u = 2 * _offset(grid, center) / width
     return np.abs(u) < 1, u
 
 
@@ -129,20 +139,6 @@ def well(grid: Grid, depth: float, width: float, center: float | None = None) ->
     return -barrier(grid, depth, width, center)
 
 
-def _positive(value: float, what: str) -> float:
-    if not math.isfinite(value) or value <= 0:
-        raise QwaveInputError(f"{what} must be positive and finite, got {value}")
-    return float(value)
-
-
-def _offset(grid: Grid, center: float | None) -> np.ndarray:
-    """x - c (bohr) for a smooth shape centred at ``center`` (default: the box centre)."""
-    c = grid.lx / 2 if center is None else center
-    if not math.isfinite(c):
-        raise QwaveInputError(f"potential center must be finite, got {c}")
-    return grid.x - c
-
-
 def gaussian(grid: Grid, height: float, sigma: float, center: float | None = None) -> np.ndarray:
     """A Gaussian bump, height * exp(-(x - c)^2 / (2 sigma^2)) (negative height: a Gaussian well)."""
     return height * np.exp(-0.5 * (_offset(grid, center) / _positive(sigma, "gaussian sigma")) ** 2)
@@ -168,9 +164,8 @@ def cosine_lattice(grid: Grid, height: float, period: float, cells: int = 4, cen
     if int(cells) != cells or cells < 1:
         raise QwaveInputError(f"cosine_lattice cells must be a positive integer, got {cells}")
     period = _positive(period, "cosine_lattice period")
-    mask, _ = _inside(grid, center, period * cells)
-    phase = 2 * np.pi * (_offset(grid, center) + 0.5 * period * cells) / period
-    return np.where(mask, 0.5 * height * (1 - np.cos(phase)), 0.0)
+    mask, u = _inside(grid, center, period * cells)
+    return np.where(mask, 0.5 * height * (1 - np.cos(np.pi * cells * (u + 1))), 0.0)
 
 
 def random_landscape(
