@@ -22,7 +22,8 @@ import numpy as np
 
 from qwave import curriculum
 from qwave.curriculum import Case, params_json
-from qwave.data.sources import held_out_examples
+from qwave.data.sources import held_out_examples, parse_source
+from qwave.data.tfds import resolve_spec
 from qwave.emulator.artefacts import load_source
 from qwave.emulator.evaluate import evaluate
 from qwave.emulator.options import RolloutOptions
@@ -62,7 +63,7 @@ def training_peak(spec: curriculum.CurriculumSpec) -> float:
 @click.option("--out", default="v_clip.json", show_default=True, type=click.Path(dir_okay=False))
 def main(model_path, tests, train_config, cases, frames, out) -> None:
     src = load_source(model_path)
-    spec = curriculum.SPECS[tests.partition(":")[2] or "full"]
+    spec = resolve_spec(parse_source(tests, tests=True).config)  # the test source's own config
     grid = dataclasses.replace(spec.grid, n_frames=src.model.n_in + frames)
     families = held_out_examples(tests, cases, n_frames=grid.n_frames)
     for family in TALL:
