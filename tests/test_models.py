@@ -35,6 +35,20 @@ def test_residual_gru_starts_near_identity_on_last_frame():
     assert np.corrcoef(y.ravel(), x[:, -1, :, :2].ravel())[0, 1] > 0.5
 
 
+@pytest.mark.parametrize("name", ["gru", "gru_res"])
+def test_normalized_gru_is_scale_equivariant(name):
+    """With ``normalize`` the GRU sees psi / RMS(psi): scaling psi by a > 0 (V unchanged) scales the output by a
+    (up to the RMS floor, 1e-4 against window amplitudes ~0.1 here); without it, it does not."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(0, 0.1, size=(6, 4, 23, 3)).astype(np.float32)
+    scaled = np.concatenate([3.0 * x[..., :2], x[..., 2:]], -1)
+    for normalize, equivariant in ((True, True), (False, False)):
+        model = build_model(name, normalize=normalize)
+        model.set_weights([rng.normal(0, 0.2, w.shape).astype(np.float32) for w in model.get_weights()])
+        y, ys = np.asarray(model(x)), np.asarray(model(scaled))
+        assert np.allclose(ys, 3.0 * y, rtol=1e-4, atol=1e-5) is equivariant, (name, normalize)
+
+
 def test_unknown_model():
     with pytest.raises(QwaveInputError):
         build_model("transformer")

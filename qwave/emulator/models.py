@@ -5,7 +5,9 @@ All are registered Keras classes (package ``qwave``), so ``.keras`` files load w
 - ``gru``: the paper's model - per frame Dense(69, ReLU) on the flattened window, GRU(69, ReLU), its
   output and state into Dense(2W); ~40k parameters.
 - ``gru_res``: the same GRU predicting the change from the last input frame, plus a linear map of the
-  input psi (a learned linear propagator the GRU corrects where the potential acts).
+  input psi (a learned linear propagator the GRU corrects where the potential acts).  ``normalize`` (any GRU)
+  divides the window's psi by its root-mean-square amplitude before the GRU and multiplies the GRU's output back,
+  so a packet's faint tail is forecast with the same relative accuracy as its peak (the TDSE is linear in psi).
 - ``hyperlinear`` (qwave's default, the shipped model): next frame = sum_m c_m(V) * (A_m psi) in complex
   arithmetic - linear in psi and nonlinear in V, so the Schrodinger equation's linearity and global-phase
   symmetry hold exactly; ``hyperlinear_conv`` computes c(V) with a local convolution instead of an MLP;
@@ -42,7 +44,11 @@ class Emulator(keras.Model):
 
 @keras.saving.register_keras_serializable(package="qwave")
 class GRUEmulator(Emulator):
-    """The paper's GRU; ``residual`` adds the last input frame, ``linear_skip`` a learned linear map of input psi."""
+    """The paper's GRU; ``residual`` adds the last input frame, ``linear_skip`` a learned linear map of input psi,
+    ``normalize`` runs the GRU on the window's psi divided by its RMS amplitude (plus ``NORM_FLOOR``) and scales
+    its output back: the GRU part becomes scale-equivariant, f(a psi) = a f(psi), like the Schrodinger step."""
+
+    NORM_FLOOR = 1e-4  # bohr^-1/2: below the training noise (1e-3), so every training window is normalised
 
     def __init__(
         self,
@@ -50,6 +56,7 @@ class GRUEmulator(Emulator):
         residual: bool = False,
         linear_skip: bool = False,
         unroll: bool = True,
+        normalize: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -57,6 +64,7 @@ class GRUEmulator(Emulator):
         self.residual = bool(residual)
         self.linear_skip = bool(linear_skip)
         self.unroll = bool(unroll)
+        self.normalize = bool(normalize)
         self.embed = layers.Dense(self.hidden, activation="relu", name="embed")
         self.gru = layers.GRU(self.hidden, activation="relu", unroll=self.unroll, return_state=True, name="gru")
         self.head = layers.Dense(2 * self.window, name="head")
@@ -67,9 +75,17 @@ class GRUEmulator(Emulator):
         )
 
     def call(self, x):
-        seq = ops.reshape(x, (-1, self.n_in, self.window * 3))
+        amp = None
+        if self.normalize:  # (B, 1, 1, 1) RMS of the window's psi
+            amp = ops.sqrt(ops.mean(ops.square(x[..., :2]), axis=(1, 2, 3), keepdims=True) + self.NORM_FLOOR**2)
+            x_gru = ops.concatenate([x[..., :2] / amp, x[..., 2:]], -1)
+        else:
+            x_gru = x
+        seq = ops.reshape(x_gru, (-1, self.n_in, self.window * 3))
         out, state = self.gru(self.embed(seq))
         y = self.head(ops.concatenate([out, state], -1))
+        if amp is not None:
+            y = y * ops.reshape(amp, (-1, 1))
         if self.skip is not None:
             y = y + self.skip(ops.reshape(x[..., :2], (-1, self.n_in * self.window * 2)))
         y = self._out(y)
@@ -84,6 +100,7 @@ class GRUEmulator(Emulator):
             "residual": self.residual,
             "linear_skip": self.linear_skip,
             "unroll": self.unroll,
+            "normalize": self.normalize,
         }
 
 
