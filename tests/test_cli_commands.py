@@ -150,13 +150,28 @@ def test_train_recipe_holds_the_papers_values_and_flags_override():
     assert cfg.stages == ["transmission", "tunnelling", "reflection"] and cfg.data == "tfds:demo"
     full = TrainConfig(**recipe("paper-full"))
     assert full.steps == 5_290_000 and full.data == "tfds:full"
+    stable = TrainConfig(**recipe("qwave-gru"))  # the paper's GRU size, qwave's training defaults
+    assert (stable.model, stable.model_kwargs, stable.data) == (
+        "gru_res",
+        {"hidden": 69, "normalize": True},
+        "tfds:wide",
+    )
+    defaults = TrainConfig()
+    assert (stable.batch_size, stable.noise, stable.phase, stable.mirror, stable.decay) == (
+        defaults.batch_size,
+        defaults.noise,
+        defaults.phase,
+        defaults.mirror,
+        defaults.decay,
+    )
 
 
-@pytest.mark.parametrize("name", ["paper-demo", "paper-full"])
-def test_each_paper_recipe_trains_a_few_steps(name, tmp_path):
+@pytest.mark.parametrize("name", ["paper-demo", "paper-full", "qwave-gru"])
+def test_each_recipe_trains_a_few_steps(name, tmp_path):
     """The preset runs end to end (its gru, optimizer, schedule, sampler, snapshots) with only the data and
-    the length overridden; config.json records the recipe and keeps its values."""
+    the length overridden; config.json records the recipe and keeps its values (the defaults where it sets none)."""
     from qwave.emulator.recipes import recipe
+    from qwave.emulator.training import TrainConfig
 
     run = tmp_path / name
     args = ["train", "--recipe", name, "--out", run, "--data", "curriculum:tiny", "--steps", 40]
@@ -166,7 +181,7 @@ def test_each_paper_recipe_trains_a_few_steps(name, tmp_path):
     preset = recipe(name)
     assert saved["recipe"] == name and saved["steps"] == 40 and saved["data"] == "curriculum:tiny"
     for key in ("model", "model_kwargs", "batch_size", "lr", "final_lr", "decay", "weight_decay", "clipnorm"):
-        assert saved[key] == preset[key], key
+        assert saved[key] == preset.get(key, getattr(TrainConfig(), key)), key
     assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["step-00000020.keras", "step-00000040.keras"]
     history = json.loads((run / "history.json").read_text())
     assert len(history["loss"]) == 2 and all(np.isfinite(history["loss"]))
