@@ -27,3 +27,41 @@ for i in 0 1 2; do
 done
 "$python" "$here/one_step_vs_growth.py" --tests tfds:wide --data-dir "$data" --cases 1 --out "$out/growth.json" \
     --model "$out/gru" --model "$out/gru_res" --model "$out/gru_res-norm"
+# the artefact (docs/measurements/gru-stabilisers.json): every variant's table, final loss, median throughput, growth
+"$python" - "$out" "$steps" "${names[@]}" <<'PY'
+import csv
+import json
+import statistics
+import sys
+from pathlib import Path
+
+out, steps, names = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+growth = json.loads((out / "growth.json").read_text())["rows"]
+variants = {}
+for name in names:
+    history = list(csv.DictReader(open(out / name / "history.csv")))
+    variants[name] = {
+        "table": json.loads((out / name / "eval2" / "table.json").read_text())["rows"],
+        "final_loss": float(history[-1]["loss"]),
+        "windows_per_s_median": statistics.median(float(r["windows_per_s"]) for r in history),
+        "growth": next(row for path, row in growth.items() if Path(path).name == name),
+    }
+result = {
+    "command": f"bash scripts/compare_gru_stabilisers.sh DATA {out} {steps}",
+    "budget": f"{steps:,} steps x 1,024 windows each, tfds:wide, qwave's training defaults, seed 0",
+    "tests": "tfds:wide held-out cases, 2 per family, 400 frames",
+    "variants": variants,
+}
+tmp = out / "gru-stabilisers.json.tmp"
+tmp.write_text(json.dumps(result, indent=1) + "\n")
+tmp.rename(out / "gru-stabilisers.json")
+print(f"wrote {out / 'gru-stabilisers.json'}")
+print("| variant | mean corr | worst_mean | corr@400 | worst@400 | first<0.99 | one-step 1-corr "
+      "| 1-corr@100 (x k one-step) | 1-corr@400 (x k one-step) | final MSE |")
+print("|---" * 10 + "|")
+for name, v in variants.items():
+    o, g = v["table"]["overall"], v["growth"]
+    print(f"| {name} | {o['mean_corr']:.4f} | {o['worst_mean']:.4f} | {o['corr@400']:.4f} | {o['worst@400']:.4f} "
+          f"| {o['first<0.99']} | {g['one_step_error']:.2e} | {g['error@100']:.2e} ({g['amplification@100']:.1f}) "
+          f"| {g['error@400']:.2e} ({g['amplification@400']:.1f}) | {v['final_loss']:.2e} |")
+PY
