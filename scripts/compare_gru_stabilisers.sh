@@ -35,6 +35,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from qwave.io import atomic_path
+
 out, steps, names = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 growth = json.loads((out / "growth.json").read_text())["rows"]
 variants = {}
@@ -52,9 +54,8 @@ result = {
     "tests": "tfds:wide held-out cases, 2 per family, 400 frames",
     "variants": variants,
 }
-tmp = out / "gru-stabilisers.json.tmp"
-tmp.write_text(json.dumps(result, indent=1) + "\n")
-tmp.rename(out / "gru-stabilisers.json")
+with atomic_path(out / "gru-stabilisers.json") as tmp:
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
 print(f"wrote {out / 'gru-stabilisers.json'}")
 print("| variant | mean corr | worst_mean | corr@400 | worst@400 | first<0.99 | one-step 1-corr "
       "| 1-corr@100 (x k one-step) | 1-corr@400 (x k one-step) | final MSE |")

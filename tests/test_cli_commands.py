@@ -180,8 +180,9 @@ def test_each_recipe_trains_a_few_steps(name, tmp_path):
     saved = json.loads((run / "config.json").read_text())["train"]
     preset = recipe(name)
     assert saved["recipe"] == name and saved["steps"] == 40 and saved["data"] == "curriculum:tiny"
+    defaults = TrainConfig()
     for key in ("model", "model_kwargs", "batch_size", "lr", "final_lr", "decay", "weight_decay", "clipnorm"):
-        assert saved[key] == preset.get(key, getattr(TrainConfig(), key)), key
+        assert saved[key] == preset.get(key, getattr(defaults, key)), key
     assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["step-00000020.keras", "step-00000040.keras"]
     history = json.loads((run / "history.json").read_text())
     assert len(history["loss"]) == 2 and all(np.isfinite(history["loss"]))

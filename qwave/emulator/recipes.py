@@ -24,6 +24,7 @@ on the fly (start frame and centre uniform, the overlap weight applied per simul
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from qwave.errors import QwaveInputError
@@ -73,8 +74,4 @@ def recipe(name: str) -> dict[str, Any]:
     """A copy of the named recipe's TrainConfig values."""
     if name not in RECIPES:
         raise QwaveInputError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
-    values = dict(RECIPES[name])
-    values["model_kwargs"] = dict(values["model_kwargs"])
-    if values.get("stages") is not None:
-        values["stages"] = list(values["stages"])
-    return {**values, "recipe": name}
+    return {**copy.deepcopy(RECIPES[name]), "recipe": name}
