@@ -49,6 +49,8 @@ def main(run: Path, evals: tuple[str, ...], out: Path, intro: str) -> None:
         title, sep, directory = spec.partition("=")
         if not sep:
             raise click.UsageError(f"--eval needs '<title>=<dir>', got {spec!r}")
+        if not (Path(directory) / "table.json").is_file():
+            raise click.UsageError(f"--eval {title!r}: {directory} holds no table.json (run qwave evaluate --out)")
         table = json.loads((Path(directory) / "table.json").read_text())
         frames = int(table["rows"]["overall"]["frames"])
         group = "out of distribution" if title.startswith("out of distribution") else "test families"

@@ -25,10 +25,10 @@ trap 'rm -rf "$stage"' EXIT
 "$qwave" export "$run" --out "$stage/new"
 cp "$run/config.json" "$stage/new/config.json"
 cp "$command_txt" "$stage/new/COMMAND.txt"
-# eval.md: the run's fidelity report (scripts/fidelity_report.py) if it has one, else its evaluation table
+# eval.md: the run's fidelity report (scripts/fidelity_report.py) if it has one, else its evaluation table;
+# never the target's old one, which describes other weights (a re-export's run is the target, so keeps its own)
 if [ -f "$run/eval.md" ]; then cp "$run/eval.md" "$stage/new/eval.md"
 elif [ -f "$run/eval/table.md" ]; then cp "$run/eval/table.md" "$stage/new/eval.md"
-elif [ -f "$target/eval.md" ]; then cp "$target/eval.md" "$stage/new/eval.md"
 else echo "ship_pretrained.sh: $run holds no evaluation (run qwave evaluate --out $run/eval first)" >&2; exit 1; fi
 if [ "$run" = "$target" ]; then  # a re-export: keep the provenance of the original export
     python3 - "$target/metadata.json" "$stage/new/metadata.json" <<'EOF'
