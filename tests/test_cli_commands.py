@@ -385,6 +385,14 @@ BAD_INPUTS = {
         lambda b: ["train", "--out", b.new, *TINY_TRAIN, "--frames-in", 30],
         ["curriculum:tiny has 21 frames per simulation", "need 31"],
     ),
+    "train-pushforward-zero": (
+        lambda b: ["train", "--out", b.new, *TINY_TRAIN, "--pushforward", 0],
+        ["pushforward is the number of frames forecast per window, >= 1, got 0"],
+    ),
+    "train-pushforward-too-long": (
+        lambda b: ["train", "--out", b.new, *TINY_TRAIN, "--pushforward", 18],
+        ["21 frames per simulation", "4 input frames and 18 target frames need 22"],
+    ),
     # evaluate
     "evaluate-out-under-file": (
         lambda b: ["evaluate", "--tests", "curriculum:tiny", "--frames", 5, "--out", b.under_file / "ev"],

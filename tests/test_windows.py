@@ -51,6 +51,17 @@ def test_shapes_and_periodic_gather():
     assert np.allclose(x[:, 0, :, 2], np.where((cells >= 30) & (cells < 34), 0.5, 0.0))
 
 
+def test_multi_frame_targets_are_the_frames_that_follow():
+    """``targets=k`` (the pushforward loss): y holds the k frames after the inputs, at the same cells."""
+    x, y = _batch(_labelled(), targets=3)
+    assert y.shape == (512, 3, 23, 2)
+    im = np.concatenate([x[..., 1], y[..., 1]], 1)  # frame + 100 * sim: consecutive frames of one simulation
+    assert np.all(np.diff(im, axis=1) == 1) and np.all(im == im[:, :, :1])
+    assert np.all(y[..., 0] == x[:, :1, :, 0]) and im[:, -1, 0].max() % 100 == T - 1  # the last frame is reachable
+    with pytest.raises(QwaveInputError, match="need 10"):
+        _batch(_labelled(), targets=6)  # 4 + 6 frames from 9
+
+
 def test_overlap_weighting_statistics():
     traj = _labelled()
     mask = overlap_mask(traj.potential, 11)[0]

@@ -67,6 +67,13 @@ _D = TrainConfig()
 @click.option("--phase/--no-phase", default=_D.phase, show_default=True, help="Random global-phase augmentation.")
 @click.option("--mirror/--no-mirror", default=_D.mirror, show_default=True, help="Random mirror augmentation.")
 @click.option(
+    "--pushforward",
+    type=int,
+    default=_D.pushforward,
+    show_default=True,
+    help="Frames forecast in a row per training window, each from the ones before (1: the one-step loss).",
+)
+@click.option(
     "--steps-per-epoch",
     type=int,
     default=_D.steps_per_epoch,

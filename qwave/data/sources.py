@@ -67,20 +67,26 @@ def _spec(source: Source, data_dir: str | os.PathLike | None) -> curriculum.Curr
 
 
 def check_training_data(
-    source: str, data_dir: str | os.PathLike | None = None, build: bool = False, n_in: int | None = None
+    source: str,
+    data_dir: str | os.PathLike | None = None,
+    build: bool = False,
+    n_in: int | None = None,
+    targets: int = 1,
 ) -> curriculum.CurriculumSpec:
     """Everything about training data ``source`` that can be checked before loading it: it parses, its config
     resolves, a ``tfds:<config>`` is built (unless ``build``: it will be) and its simulations are long enough
-    for windows of ``n_in`` input frames.  Returns the config's spec; nothing is built or simulated."""
+    for windows of ``n_in`` input frames and ``targets`` target frames.  Returns the config's spec; nothing is
+    built or simulated."""
     src = parse_source(source)
     spec = _spec(src, data_dir)
     if src.kind == "tfds" and not build:
         from qwave.data.tfds import require_built
 
         require_built(src.config, data_dir)
-    if n_in is not None and spec.grid.n_frames < n_in + 1:
+    if n_in is not None and spec.grid.n_frames < n_in + targets:
         raise QwaveInputError(
-            f"{source} has {spec.grid.n_frames} frames per simulation; windows of {n_in} input frames need {n_in + 1}"
+            f"{source} has {spec.grid.n_frames} frames per simulation; windows of {n_in} input frames and "
+            f"{targets} target frame{'s' if targets > 1 else ''} need {n_in + targets}"
         )
     return spec
 

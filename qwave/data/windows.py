@@ -5,7 +5,7 @@ Trajectories are held once in memory (``Trajectories``: psi (S, T, NX, 2), the s
 vectorised sampler: batch ``b`` draws, with stateless RNG seeded by (seed, b), a stage per window
 from the schedule's weights at step ``b``, a simulation of that stage, a start frame and a centre
 cell (windows overlapping the potential's non-zero region ``overlap_weight`` times as likely), and
-gathers ``n_in + 1`` frames x ``window`` cells with periodic indices.  Batch ``b`` depends only on
+gathers ``n_in + targets`` frames x ``window`` cells with periodic indices.  Batch ``b`` depends only on
 (seed, b), so the stream is deterministic and resuming at step ``k`` is ``counter(k)``.
 """
 
@@ -82,7 +82,9 @@ class PipelineConfig:
 
     ``noise`` is the std of Gaussian noise added to input psi (bohr^-1/2); ``phase`` rotates each window by a
     random global phase, ``mirror`` reflects half the windows in space, ``scale`` multiplies psi by a random
-    factor in [1/scale, scale] (all exact symmetries of the linear, parity-symmetric TDSE).
+    factor in [1/scale, scale] (all exact symmetries of the linear, parity-symmetric TDSE).  ``targets`` is the
+    number of true frames after the inputs: 1 gives y (B, W, 2), k > 1 gives y (B, k, W, 2) for a k-step
+    (pushforward) loss; the stream for ``targets=1`` is the same whatever k other runs used.
     """
 
     batch_size: int = 1024
@@ -93,6 +95,7 @@ class PipelineConfig:
     phase: bool = False
     mirror: bool = False
     scale: float = 1.0
+    targets: int = 1
     seed: int = 0
 
 
@@ -103,12 +106,16 @@ def window_dataset(
     start_step: int = 0,
     steps: int | None = None,
 ) -> tf.data.Dataset:
-    """Batches (x (B, n_in, W, 3), y (B, W, 2)) from step ``start_step`` on (endless unless ``steps``)."""
+    """Batches (x (B, n_in, W, 3), y (B, W, 2), or (B, targets, W, 2)) from step ``start_step`` on (endless
+    unless ``steps``)."""
     if cfg.schedule not in SCHEDULES:
         raise QwaveInputError(f"unknown schedule {cfg.schedule!r}; choose one of {', '.join(SCHEDULES)}")
     n_sims, n_t, nx, _ = traj.psi.shape
-    if n_t < spec.n_in + 1:
-        raise QwaveInputError(f"trajectories have {n_t} frames; windows need {spec.n_in + 1}")
+    n_frames = spec.n_in + cfg.targets
+    if cfg.targets < 1:
+        raise QwaveInputError(f"windows need >= 1 target frame, got {cfg.targets}")
+    if n_t < n_frames:
+        raise QwaveInputError(f"trajectories have {n_t} frames; windows need {n_frames}")
     over = overlap_mask(traj.potential, spec.half)
     over_idx, over_n = _index_table(over)
     under_idx, under_n = _index_table(~over)
@@ -126,7 +133,7 @@ def window_dataset(
     t_under_n = tf.constant(under_n)
     t_order, t_counts, t_starts = tf.constant(order), tf.constant(counts), tf.constant(starts)
     offsets = tf.range(-spec.half, spec.half + 1, dtype=tf.int32)
-    frames = tf.range(spec.n_in + 1, dtype=tf.int32)
+    frames = tf.range(n_frames, dtype=tf.int32)
     bsz = cfg.batch_size
     w = float(cfg.overlap_weight)
 
@@ -144,7 +151,7 @@ def window_dataset(
             tf.cast(u * tf.cast(tf.gather(t_counts, stage), tf.float32), tf.int32), tf.gather(t_counts, stage) - 1
         )
         sim = tf.gather(t_order, tf.gather(t_starts, stage) + rank)
-        t0 = tf.random.stateless_uniform([bsz], seeds[2], 0, n_t - spec.n_in, dtype=tf.int32)
+        t0 = tf.random.stateless_uniform([bsz], seeds[2], 0, n_t - n_frames + 1, dtype=tf.int32)
         n_o = tf.gather(t_over_n, sim)
         n_u = tf.gather(t_under_n, sim)
         p_over = w * tf.cast(n_o, tf.float32) / (w * tf.cast(n_o, tf.float32) + tf.cast(n_u, tf.float32))
@@ -155,7 +162,7 @@ def window_dataset(
         nd = tf.stack([sim, r2], -1)
         centre = tf.where(pick_over, tf.gather_nd(t_over_idx, nd), tf.gather_nd(t_under_idx, nd))
         cells = tf.math.floormod(centre[:, None] + offsets[None, :], nx)  # (B, W)
-        shape = [bsz, spec.n_in + 1, spec.window]
+        shape = [bsz, n_frames, spec.window]
         nd_sim = tf.broadcast_to(sim[:, None, None], shape)
         nd_t = tf.broadcast_to((t0[:, None] + frames[None, :])[:, :, None], shape)
         nd_cell = tf.broadcast_to(cells[:, None, :], shape)
@@ -172,7 +179,7 @@ def window_dataset(
             c, s = (amp * tf.cos(phi))[:, None, None], (amp * tf.sin(phi))[:, None, None]
             re, im = psi[..., 0], psi[..., 1]
             psi = tf.stack([c * re - s * im, s * re + c * im], -1)
-        x_psi, y = psi[:, : spec.n_in], psi[:, spec.n_in]
+        x_psi, y = psi[:, : spec.n_in], (psi[:, spec.n_in] if cfg.targets == 1 else psi[:, spec.n_in :])
         if cfg.noise > 0:
             x_psi = x_psi + cfg.noise * tf.random.stateless_normal(tf.shape(x_psi), seeds[8])
         v_in = tf.broadcast_to(v[:, None, :, None], [bsz, spec.n_in, spec.window, 1])

@@ -33,6 +33,7 @@ class TrainConfig:
     phase: bool = True
     mirror: bool = True
     scale: float = 1.0
+    pushforward: int = 1  # frames forecast in a row per training window (1: the one-step loss; see pushforward.py)
     steps: int = 100_000
     batch_size: int = 1024
     lr: float = 3e-3
@@ -80,6 +81,7 @@ class TrainConfig:
             phase=self.phase,
             mirror=self.mirror,
             scale=self.scale,
+            targets=self.pushforward,
             seed=self.seed,
         )
 
@@ -111,6 +113,7 @@ def check_options(cfg: TrainConfig) -> None:
         (cfg.noise >= 0, f"input noise must be >= 0, got {cfg.noise}"),
         (cfg.overlap_weight > 0, f"overlap weight must be > 0, got {cfg.overlap_weight}"),
         (cfg.scale >= 1, f"scale augmentation must be >= 1 (1: none), got {cfg.scale}"),
+        (cfg.pushforward >= 1, f"pushforward is the number of frames forecast per window, >= 1, got {cfg.pushforward}"),
         (cfg.checkpoint_every >= 1, f"checkpoint_every must be >= 1 epoch, got {cfg.checkpoint_every}"),
         (cfg.snapshot_every >= 0, f"snapshot_every must be >= 0 epochs (0: none), got {cfg.snapshot_every}"),
         (cfg.schedule in SCHEDULES, f"unknown schedule {cfg.schedule!r}; choose one of {', '.join(SCHEDULES)}"),

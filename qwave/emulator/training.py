@@ -26,6 +26,7 @@ import tensorflow as tf
 from qwave.data.trajectories import Trajectories
 from qwave.data.windows import WindowSpec, window_dataset
 from qwave.emulator.models import build_model
+from qwave.emulator.pushforward import Pushforward
 from qwave.emulator.train_config import STRATEGIES, TrainConfig, check_model_kwargs, check_options
 from qwave.errors import QwaveInputError
 from qwave.io import atomic_path, check_output_dir
@@ -126,8 +127,8 @@ class Checkpoint(keras.callbacks.Callback):
         if self.snapshot_every and (epoch + 1) % self.snapshot_every == 0:
             path = self.out_dir / "snapshots" / f"step-{(epoch + 1) * self.steps_per_epoch:08d}.keras"
             path.parent.mkdir(exist_ok=True)
-            with atomic_path(path) as tmp:
-                save_keras(self.model, tmp)
+            with atomic_path(path) as tmp:  # the emulator itself, loadable and evaluable like model.keras
+                save_keras(self.model.step if isinstance(self.model, Pushforward) else self.model, tmp)
         if (epoch + 1) % self.every:
             return
         with atomic_path(self.out_dir / "checkpoint.keras") as tmp:
@@ -203,13 +204,14 @@ def check_run(
             raise QwaveInputError(f"--resume with a configuration different from {config_path}; pass the same options")
     elif ckpt.exists():
         raise QwaveInputError(f"{out} already holds a run; use --resume or another output directory")
+    need = cfg.n_in + cfg.pushforward  # frames per training window
     if traj is not None:
-        if traj.psi.shape[1] < cfg.n_in + 1:
-            raise QwaveInputError(f"trajectories have {traj.psi.shape[1]} frames; windows need {cfg.n_in + 1}")
+        if traj.psi.shape[1] < need:
+            raise QwaveInputError(f"trajectories have {traj.psi.shape[1]} frames; windows need {need}")
     else:
         from qwave.data.sources import check_training_data
 
-        check_training_data(cfg.data, cfg.data_dir, build=build, n_in=cfg.n_in)
+        check_training_data(cfg.data, cfg.data_dir, build=build, n_in=cfg.n_in, targets=cfg.pushforward)
     return out
 
 
@@ -278,6 +280,9 @@ def _train(
             optimizer = model.optimizer
         else:
             model = build_model(cfg.model, cfg.n_in, cfg.window, **cfg.model_kwargs)
+            if cfg.pushforward > 1:
+                model = Pushforward(model, cfg.pushforward)
+                model.build((None, cfg.n_in, cfg.window, 3))
             optimizer = make_optimizer(cfg)
         # XLA cannot reach variables mirrored on several logical CPUs (TF known issue); GPUs are fine.
         jit = cfg.jit and (strategy.num_replicas_in_sync == 1 or bool(tf.config.list_logical_devices("GPU")))
