@@ -84,7 +84,7 @@ class PipelineConfig:
     random global phase, ``mirror`` reflects half the windows in space, ``scale`` multiplies psi by a random
     factor in [1/scale, scale] (all exact symmetries of the linear, parity-symmetric TDSE).  ``targets`` is the
     number of true frames after the inputs: 1 gives y (B, W, 2), k > 1 gives y (B, k, W, 2) for a k-step
-    (pushforward) loss; the stream for ``targets=1`` is the same whatever k other runs used.
+    (pushforward) loss; ``targets=1`` draws exactly the stream of earlier qwave versions (their runs resume).
     """
 
     batch_size: int = 1024
