@@ -212,7 +212,7 @@ def test_unbuilt_tfds_sources_name_the_build_command_and_build_nothing(tmp_path)
             call()
     assert not is_built("tiny", tmp_path) and not list(tmp_path.iterdir())
     assert check_training_data("tfds:tiny", tmp_path, build=True).name == "tiny"  # it will be built: fine
-    with pytest.raises(QwaveInputError, match="windows of 30 input frames need 31"):
+    with pytest.raises(QwaveInputError, match="windows of 30 input frames and 1 target frame need 31"):
         check_training_data("curriculum:tiny", n_in=30)
     assert held_out_grid("curriculum:tiny").n_frames == 21
     assert held_out_grid("curriculum:tiny", n_frames=40).n_frames == 40
