@@ -18,13 +18,10 @@ def tiny_test_cases() -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, tiny_test_cases):
-    """A training run directory (config.json, model.keras, ...) of a GRU trained 120 steps on ``tiny``,
-    with an evaluation report in ``eval/`` (table.json, table.md)."""
+def tiny_traj():
+    """The dataset's ``tiny`` training stages, simulated in memory (same schema as the TFDS examples)."""
     from qwave import curriculum
     from qwave.data.trajectories import Trajectories
-    from qwave.emulator.evaluate import evaluate, save_report
-    from qwave.emulator.training import TrainConfig, train
 
     spec = curriculum.TINY
     cases = [c for stage in curriculum.training_cases(spec).values() for c in stage]
@@ -33,10 +30,21 @@ def tiny_run(tmp_path_factory, tiny_test_cases):
         for g in curriculum.group_by_potential(cases, spec.chunk)
         for _, ex in curriculum.simulate_group(spec.grid, g)
     ]
-    traj = Trajectories.from_examples(examples, spec.v_scale, curriculum.STAGES)
+    return Trajectories.from_examples(examples, spec.v_scale, curriculum.STAGES)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_test_cases, tiny_traj):
+    """A training run directory (config.json, model.keras, ...) of a GRU trained 120 steps on ``tiny``,
+    with an evaluation report in ``eval/`` (table.json, table.md)."""
+    from qwave import curriculum
+    from qwave.emulator.evaluate import evaluate, save_report
+    from qwave.emulator.training import TrainConfig, train
+
+    spec = curriculum.TINY
     run = tmp_path_factory.mktemp("tiny") / "run"
     cfg = TrainConfig(model="gru", steps=120, steps_per_epoch=60, batch_size=256, lr=3e-3)
-    model = train(cfg, run, traj=traj, verbose=0)
+    model = train(cfg, run, traj=tiny_traj, verbose=0)
     result = evaluate(model, tiny_test_cases, spec.v_scale, spec.grid, n_steps=16)
     save_report(result, run / "eval", spec.grid, model.n_in, pictures=False)
     return run

@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from qwave import curriculum
-from qwave.data.trajectories import Trajectories
 from qwave.emulator.models import build_model
 from qwave.emulator.pushforward import Pushforward
 from qwave.emulator.training import TrainConfig, save_keras, train, weights_equal
@@ -72,20 +70,12 @@ def test_safe_mode_round_trip_and_weights_are_the_emulators(tmp_path):
         Pushforward(step, frames=1)
 
 
-def test_training_with_pushforward_gives_the_plain_emulator(tmp_path):
-    spec = curriculum.TINY
-    cases = [c for stage in curriculum.training_cases(spec).values() for c in stage]
-    examples = [
-        ex
-        for g in curriculum.group_by_potential(cases, spec.chunk)
-        for _, ex in curriculum.simulate_group(spec.grid, g)
-    ]
-    traj = Trajectories.from_examples(examples, spec.v_scale, curriculum.STAGES)
+def test_training_with_pushforward_gives_the_plain_emulator(tiny_traj, tmp_path):
     cfg = TrainConfig(
         model="gru_res", model_kwargs={"normalize": True}, steps=8, steps_per_epoch=4, batch_size=32, jit=False
     )
     cfg.pushforward, cfg.snapshot_every = 2, 1
-    model = train(cfg, tmp_path / "run", traj=traj, verbose=0)
+    model = train(cfg, tmp_path / "run", traj=tiny_traj, verbose=0)
     assert type(model) is type(build_model("gru_res")) and model.name == "gru_res"
     saved = keras.models.load_model(tmp_path / "run" / "model.keras", safe_mode=True)
     ckpt = keras.models.load_model(tmp_path / "run" / "checkpoint.keras", safe_mode=True)

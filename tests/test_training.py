@@ -9,23 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from qwave import curriculum
-from qwave.data.trajectories import Trajectories
 from qwave.emulator.training import TrainConfig, WarmupDecay, train, weights_equal
 from qwave.errors import QwaveInputError
-
-
-@pytest.fixture(scope="module")
-def tiny_traj() -> Trajectories:
-    """The dataset's ``tiny`` training stages, simulated in memory (same schema as the TFDS examples)."""
-    spec = curriculum.TINY
-    cases = [c for stage in curriculum.training_cases(spec).values() for c in stage]
-    examples = [
-        ex
-        for g in curriculum.group_by_potential(cases, spec.chunk)
-        for _, ex in curriculum.simulate_group(spec.grid, g)
-    ]
-    return Trajectories.from_examples(examples, spec.v_scale, curriculum.STAGES)
 
 
 def test_warmup_decay_schedule():
