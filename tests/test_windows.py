@@ -120,6 +120,35 @@ def test_phase_and_mirror_augmentation_preserve_density():
     assert np.all(same | flipped) and 0.3 < flipped.mean() < 0.7
 
 
+def test_mirror_reflects_psi_potential_and_target_together():
+    """A mirrored window is the plain window (same draw) reversed in space: inputs, V channel and target."""
+    traj = _labelled()
+    traj.potential[:, 30:34] = np.array([1.0, 2.0, 3.0, 4.0]) / 14.0  # asymmetric, so a reflection shows
+    plain_x, plain_y = _batch(traj, batch_size=256)
+    x, y = _batch(traj, batch_size=256, mirror=True)
+    flipped = np.all(x == plain_x[:, :, ::-1], axis=(1, 2, 3))
+    assert np.all(flipped | np.all(x == plain_x, axis=(1, 2, 3))) and 0.3 < flipped.mean() < 0.7
+    assert np.array_equal(y[flipped], plain_y[flipped][:, ::-1]) and np.array_equal(y[~flipped], plain_y[~flipped])
+
+
+def test_phase_rotation_is_the_complex_product():
+    """With ``phase``, every window of the stream is the plain window times one unit complex number."""
+    rng = np.random.default_rng(1)
+    traj = _labelled()
+    traj.psi[...] = rng.normal(size=traj.psi.shape)
+    plain_x, plain_y = _batch(traj, batch_size=64)
+    x, y = _batch(traj, batch_size=64, phase=True)
+    z0 = plain_x[..., 0] + 1j * plain_x[..., 1]
+    z = x[..., 0] + 1j * x[..., 1]
+    rot = (z * np.conj(z0)).sum(axis=(1, 2)) / (np.abs(z0) ** 2).sum(axis=(1, 2))
+    np.testing.assert_allclose(np.abs(rot), 1.0, atol=1e-5)
+    np.testing.assert_allclose(z, z0 * rot[:, None, None], atol=1e-5)
+    np.testing.assert_allclose(
+        y[..., 0] + 1j * y[..., 1], (plain_y[..., 0] + 1j * plain_y[..., 1]) * rot[:, None], atol=1e-5
+    )
+    np.testing.assert_array_equal(x[..., 2], plain_x[..., 2])
+
+
 def test_bad_window_rejected():
     with pytest.raises(QwaveInputError):
         WindowSpec(window=22)

@@ -161,7 +161,12 @@ def window_dataset(
         r2 = tf.minimum(tf.cast(u2 * tf.cast(n_sel, tf.float32), tf.int32), n_sel - 1)
         nd = tf.stack([sim, r2], -1)
         centre = tf.where(pick_over, tf.gather_nd(t_over_idx, nd), tf.gather_nd(t_under_idx, nd))
-        cells = tf.math.floormod(centre[:, None] + offsets[None, :], nx)  # (B, W)
+        if cfg.mirror:  # half the windows reflected in space: their cells gathered in reverse order
+            flip = tf.random.stateless_uniform([bsz], seeds[5]) < 0.5
+            offsets_b = tf.where(flip[:, None], -offsets[None, :], offsets[None, :])
+        else:
+            offsets_b = offsets[None, :]
+        cells = tf.math.floormod(centre[:, None] + offsets_b, nx)  # (B, W)
         shape = [bsz, n_frames, spec.window]
         nd_sim = tf.broadcast_to(sim[:, None, None], shape)
         nd_t = tf.broadcast_to((t0[:, None] + frames[None, :])[:, :, None], shape)
@@ -169,16 +174,13 @@ def window_dataset(
         at = tf.cast(tf.stack([nd_sim, nd_t, nd_cell], -1), tf.int64)  # int64: psi may hold >= 2^31 numbers
         psi = tf.gather_nd(psi_store, at)  # (B, F, W, 2)
         v = tf.gather(pot_flat, sim[:, None] * nx + cells)  # (B, W)
-        if cfg.mirror:
-            flip = tf.random.stateless_uniform([bsz], seeds[5]) < 0.5
-            psi = tf.where(flip[:, None, None, None], tf.reverse(psi, [2]), psi)
-            v = tf.where(flip[:, None], tf.reverse(v, [1]), v)
         if cfg.phase or cfg.scale != 1.0:
             phi = tf.random.stateless_uniform([bsz], seeds[6], 0.0, 2 * math.pi) if cfg.phase else tf.zeros([bsz])
             amp = tf.exp(tf.random.stateless_uniform([bsz], seeds[7], -math.log(cfg.scale), math.log(cfg.scale)))
-            c, s = (amp * tf.cos(phi))[:, None, None], (amp * tf.sin(phi))[:, None, None]
-            re, im = psi[..., 0], psi[..., 1]
-            psi = tf.stack([c * re - s * im, s * re + c * im], -1)
+            c, s = amp * tf.cos(phi), amp * tf.sin(phi)
+            # (re, im) -> (c re - s im, c im + s re): psi * (c, c) + (im, re) * (-s, s), three whole-tensor ops
+            cc, ss = tf.stack([c, c], -1)[:, None, None], tf.stack([-s, s], -1)[:, None, None]
+            psi = psi * cc + tf.reverse(psi, [-1]) * ss
         x_psi, y = psi[:, : spec.n_in], (psi[:, spec.n_in] if cfg.targets == 1 else psi[:, spec.n_in :])
         if cfg.noise > 0:
             x_psi = x_psi + cfg.noise * tf.random.stateless_normal(tf.shape(x_psi), seeds[8])
