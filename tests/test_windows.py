@@ -165,7 +165,8 @@ def test_trajectories_from_a_stream():
     assert traj.n_sims == 3 and traj.psi.dtype == np.float32
     np.testing.assert_array_equal(traj.stage, [0, 3, 0])
     np.testing.assert_array_equal(traj.e0, [0.0, 2.0, 3.0])
-    np.testing.assert_allclose(traj.psi[1], examples[2]["psi"].astype(np.float32))
+    assert traj.shape == (3, T, NX, 2)
+    np.testing.assert_allclose(traj.psi.numpy().reshape(traj.shape)[1], examples[2]["psi"].astype(np.float32))
     np.testing.assert_allclose(traj.potential, 0.5)
     sub = traj.subset(traj.stage == 0)
     assert sub.n_sims == 2 and np.array_equal(sub.e0[sub.index], [0.0, 3.0]) and sub.psi is traj.psi

@@ -8,7 +8,9 @@ Why a variable: ``tf.data`` copies every eager tensor a dataset function capture
 iterator (measured: +1 copy of psi, whether the tensor came from ``tf.constant`` or from DLPack over numpy
 memory), while a captured variable is read through its handle.  The variable is written with a dense
 slice assignment (a sparse write such as ``scatter_update`` switches the variable to copy-on-read) and
-read with ``gather_nd`` on the handle, and nothing else holds its buffer, so no copy-on-write either.
+read with ``gather`` on the handle, and nothing else holds its buffer, so no copy-on-write either.  It is
+flat, (S*T*NX, 2): a window is then one gather of flat indices, cheaper than ``gather_nd`` of (sim, frame,
+cell) triples (the variable cannot be reshaped without a copy).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from qwave.errors import QwaveInputError
 class Trajectories:
     """Simulations in memory: ``psi`` float32 (S, T, NX, 2) in bohr^-1/2, ``potential`` float32 (S, NX) already
     divided by ``v_scale``, ``stage`` int32 (S,) indexing ``stages``, and (when known) the packets' ``e0`` (S,)
-    in hartree.  ``psi`` is a numpy array or, as :meth:`from_examples` builds it, a ``tf.Variable``."""
+    in hartree.  ``psi`` is a numpy array or, as :meth:`from_examples` builds it, a flat (S*T*NX, 2)
+    ``tf.Variable``; :attr:`shape` is (S, T, NX, 2) either way."""
 
     psi: Any
     potential: np.ndarray
@@ -36,13 +39,22 @@ class Trajectories:
     v_scale: float
     e0: np.ndarray | None = None
     active: np.ndarray | None = None  # bool (S,): the simulations training draws from (None: all)
+    frame_shape: tuple[int, int] | None = None  # (T, NX) of a flat psi
     # What TF reads (see tensors()), shared by every pipeline and every subset.
     _tensors: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """(S, T, NX, 2): simulations, frames, cells, (Re, Im)."""
+        if len(self.psi.shape) == 4:
+            return tuple(int(n) for n in self.psi.shape)
+        t, nx = self.frame_shape
+        return int(self.psi.shape[0]) // (t * nx), t, nx, 2
+
+    @property
     def index(self) -> np.ndarray:
         """Indices of the active simulations."""
-        return np.arange(self.psi.shape[0]) if self.active is None else np.flatnonzero(self.active)
+        return np.arange(self.shape[0]) if self.active is None else np.flatnonzero(self.active)
 
     @property
     def n_sims(self) -> int:
@@ -76,11 +88,16 @@ class Trajectories:
             if n == count:
                 raise QwaveInputError(f"more than the announced {count} examples")
             if psi is None:
-                shape = np.shape(ex["psi"])
-                psi = tf.Variable(tf.zeros((count, *shape)), trainable=False, name="psi")
+                shape = np.shape(ex["psi"])  # (T, NX, 2)
+                size = shape[0] * shape[1]  # rows of one simulation in the flat variable
+                psi = tf.Variable(tf.zeros((count * size, 2)), trainable=False, name="psi")
                 potential = np.empty((count, shape[1]), np.float32)
             tf.raw_ops.ResourceStridedSliceAssign(
-                ref=psi.handle, begin=[n], end=[n + 1], strides=[1], value=np.asarray(ex["psi"], np.float32)[None]
+                ref=psi.handle,
+                begin=[n * size],
+                end=[(n + 1) * size],
+                strides=[1],
+                value=np.asarray(ex["psi"], np.float32).reshape(size, 2),
             )
             potential[n] = np.asarray(ex["potential"], np.float32) / v_scale
             stage[n], e0[n] = stages.index(name), ex.get("e0", np.nan)
@@ -88,11 +105,11 @@ class Trajectories:
         if not n:
             raise QwaveInputError(f"no examples in stages {', '.join(stages)}")
         if n < count:  # a short stream: keep the first n (one copy, only of what was filled)
-            psi = tf.Variable(psi[:n], trainable=False, name="psi")
-        return cls(psi, potential[:n], stage[:n], stages, float(v_scale), e0[:n])
+            psi = tf.Variable(psi[: n * size], trainable=False, name="psi")
+        return cls(psi, potential[:n], stage[:n], stages, float(v_scale), e0[:n], frame_shape=shape[:2])
 
     def tensors(self) -> dict:
-        """{"psi": (S, T, NX, 2) variable, "v": (S*NX,) tensor} float32, made once and shared by every subset.
+        """{"psi": (S*T*NX, 2) variable, "v": (S*NX,) tensor} float32, made once and shared by every subset.
 
         A numpy ``psi`` is copied once into a variable here; one from :meth:`from_examples` is used as it is.
         """
@@ -101,7 +118,7 @@ class Trajectories:
         if not self._tensors:
             psi = self.psi
             if not isinstance(psi, tf.Variable):
-                psi = tf.Variable(np.asarray(psi, np.float32), trainable=False, name="psi")
+                psi = tf.Variable(np.asarray(psi, np.float32).reshape(-1, 2), trainable=False, name="psi")
             self._tensors.update(psi=psi, v=tf.constant(self.potential.ravel()))
         return self._tensors
 

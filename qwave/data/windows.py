@@ -110,7 +110,7 @@ def window_dataset(
     unless ``steps``)."""
     if cfg.schedule not in SCHEDULES:
         raise QwaveInputError(f"unknown schedule {cfg.schedule!r}; choose one of {', '.join(SCHEDULES)}")
-    n_sims, n_t, nx, _ = traj.psi.shape
+    n_sims, n_t, nx, _ = traj.shape
     n_frames = spec.n_in + cfg.targets
     if cfg.targets < 1:
         raise QwaveInputError(f"windows need >= 1 target frame, got {cfg.targets}")
@@ -167,12 +167,9 @@ def window_dataset(
         else:
             offsets_b = offsets[None, :]
         cells = tf.math.floormod(centre[:, None] + offsets_b, nx)  # (B, W)
-        shape = [bsz, n_frames, spec.window]
-        nd_sim = tf.broadcast_to(sim[:, None, None], shape)
-        nd_t = tf.broadcast_to((t0[:, None] + frames[None, :])[:, :, None], shape)
-        nd_cell = tf.broadcast_to(cells[:, None, :], shape)
-        at = tf.cast(tf.stack([nd_sim, nd_t, nd_cell], -1), tf.int64)  # int64: psi may hold >= 2^31 numbers
-        psi = tf.gather_nd(psi_store, at)  # (B, F, W, 2)
+        row = tf.cast(sim[:, None] * n_t + t0[:, None] + frames[None, :], tf.int64)  # (B, F): (sim, frame)
+        at = row[:, :, None] * nx + tf.cast(cells[:, None, :], tf.int64)  # int64: psi may hold >= 2^31 rows
+        psi = tf.gather(psi_store, at)  # (B, F, W, 2), from the flat (S*T*NX, 2) variable
         v = tf.gather(pot_flat, sim[:, None] * nx + cells)  # (B, W)
         if cfg.phase or cfg.scale != 1.0:
             phi = tf.random.stateless_uniform([bsz], seeds[6], 0.0, 2 * math.pi) if cfg.phase else tf.zeros([bsz])

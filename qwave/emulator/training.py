@@ -206,8 +206,8 @@ def check_run(
         raise QwaveInputError(f"{out} already holds a run; use --resume or another output directory")
     need = cfg.n_in + cfg.pushforward  # frames per training window
     if traj is not None:
-        if traj.psi.shape[1] < need:
-            raise QwaveInputError(f"trajectories have {traj.psi.shape[1]} frames; windows need {need}")
+        if traj.shape[1] < need:
+            raise QwaveInputError(f"trajectories have {traj.shape[1]} frames; windows need {need}")
     else:
         from qwave.data.sources import check_training_data
 
@@ -269,8 +269,8 @@ def _train(
                 "stages": list(traj.stages),
                 "n_sims": traj.n_sims,
                 "ranges": training_ranges(traj),
-                "n_frames": int(traj.psi.shape[1]),
-                "nx": int(traj.psi.shape[2]),
+                "n_frames": int(traj.shape[1]),
+                "nx": int(traj.shape[2]),
             },
         )
     initial_epoch = json.loads(state_path.read_text())["epoch"] if resume else 0

@@ -100,7 +100,7 @@ def run_ablation(
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    nx = int(traj.psi.shape[2])
+    nx = int(traj.shape[2])
     grid = Grid(nx=nx)
     settings = {
         "steps": base.steps,
