@@ -29,8 +29,9 @@ from qwave.errors import QwaveInputError
 class Trajectories:
     """Simulations in memory: ``psi`` float32 (S, T, NX, 2) in bohr^-1/2, ``potential`` float32 (S, NX) already
     divided by ``v_scale``, ``stage`` int32 (S,) indexing ``stages``, and (when known) the packets' ``e0`` (S,)
-    in hartree.  ``psi`` is a numpy array or, as :meth:`from_examples` builds it, a flat (S*T*NX, 2)
-    ``tf.Variable``; :attr:`shape` is (S, T, NX, 2) either way."""
+    in hartree.  ``psi`` is held flat, (S*T*NX, 2) with ``frame_shape`` (T, NX): a ``tf.Variable`` as
+    :meth:`from_examples` builds it, or a numpy array (one given as (S, T, NX, 2) is viewed flat, no copy);
+    :attr:`shape` is (S, T, NX, 2)."""
 
     psi: Any
     potential: np.ndarray
@@ -39,15 +40,20 @@ class Trajectories:
     v_scale: float
     e0: np.ndarray | None = None
     active: np.ndarray | None = None  # bool (S,): the simulations training draws from (None: all)
-    frame_shape: tuple[int, int] | None = None  # (T, NX) of a flat psi
+    frame_shape: tuple[int, int] | None = None  # (T, NX); taken from psi when it is given as (S, T, NX, 2)
     # What TF reads (see tensors()), shared by every pipeline and every subset.
     _tensors: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.psi.shape) == 4:  # a view, so writes to it still reach the caller's array
+            self.frame_shape = tuple(int(n) for n in self.psi.shape[1:3])
+            self.psi = np.asarray(self.psi).reshape(-1, 2)
+        elif self.frame_shape is None:
+            raise QwaveInputError("a flat (S*T*NX, 2) psi needs frame_shape (T, NX)")
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
         """(S, T, NX, 2): simulations, frames, cells, (Re, Im)."""
-        if len(self.psi.shape) == 4:
-            return tuple(int(n) for n in self.psi.shape)
         t, nx = self.frame_shape
         return int(self.psi.shape[0]) // (t * nx), t, nx, 2
 
@@ -118,7 +124,7 @@ class Trajectories:
         if not self._tensors:
             psi = self.psi
             if not isinstance(psi, tf.Variable):
-                psi = tf.Variable(np.asarray(psi, np.float32).reshape(-1, 2), trainable=False, name="psi")
+                psi = tf.Variable(np.asarray(psi, np.float32), trainable=False, name="psi")
             self._tensors.update(psi=psi, v=tf.constant(self.potential.ravel()))
         return self._tensors
 
