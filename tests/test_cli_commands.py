@@ -537,7 +537,10 @@ def test_shipped_model_loads_in_safe_mode_and_reproduces_its_weakest_row():
     for key in ("mean_corr", "worst_mean", "corr@100", "corr@200", "corr@400", "worst@400"):
         assert got[key] == pytest.approx(want[key], abs=1e-4), key
     assert got["first<0.99"] == want["first<0.99"]
-    for key in ("mae", "norm_drift", "transmitted_error"):
+    for key in ("mae", "transmitted_error"):
         assert got[key] == pytest.approx(want[key], rel=1e-4), key
+    # the norm is renormalised every frame, so its drift is float32 round-off summed over 400 frames: its size,
+    # not its digits, is reproducible across CPUs (1.81e-5 on a 2026-12-07 machine against 1.87e-5 recorded)
+    assert got["norm_drift"] == pytest.approx(want["norm_drift"], rel=0.2)
     np.testing.assert_allclose(result["curves"][weakest]["corr"], table["curves"][weakest]["corr"], atol=1e-4)
     assert f"| {weakest} | 12 | {got['mean_corr']:.4f} | {got['worst_mean']:.4f} |" in (root / "eval.md").read_text()
