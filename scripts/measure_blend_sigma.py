@@ -19,11 +19,11 @@ import dataclasses
 import json
 
 import click
+from rollout_sweep import comparison_table, sweep
 
 from qwave.data.sources import held_out_examples, parse_source
 from qwave.data.tfds import resolve_spec
 from qwave.emulator.artefacts import load_source
-from qwave.emulator.evaluate import evaluate
 from qwave.emulator.options import RolloutOptions
 from qwave.io import atomic_path
 
@@ -41,21 +41,8 @@ def main(model_path, tests, data_dir, sigmas, cases, frames, out) -> None:
     spec = resolve_spec(parse_source(tests, tests=True).config, data_dir)
     grid = dataclasses.replace(spec.grid, n_frames=src.model.n_in + frames)
     families = held_out_examples(tests, cases, n_frames=grid.n_frames, data_dir=data_dir)
-    rows = {}
-    for sigma in sigmas:
-        options = RolloutOptions(sigma=sigma)
-        result = evaluate(src.model, families, src.v_scale, grid, frames, options, progress=True)
-        rows[f"{sigma:g}"] = result["rows"]
-        click.echo(f"sigma {sigma:g}: overall {result['rows']['overall']['mean_corr']:.4f}", err=True)
-    last = f"worst@{frames}"
-    header = "| family | " + " | ".join(f"sigma {k}: mean / {last} / first<0.99" for k in rows) + " |"
-    lines = [header, "|---" * (len(rows) + 1) + "|"]
-    for family in next(iter(rows.values())):
-        cells = [
-            f"{r[family]['mean_corr']:.4f} / {r[family][last]:.4f} / {r[family]['first<0.99']}" for r in rows.values()
-        ]
-        lines.append(f"| {family} | " + " | ".join(cells) + " |")
-    click.echo("\n".join(lines))
+    rows = sweep(src, families, grid, frames, "sigma", {f"{s:g}": RolloutOptions(sigma=s) for s in sigmas})
+    click.echo(comparison_table(rows, frames, "sigma", first_below=True))
     record = {"model": str(src.keras_path), "tests": tests, "cases": cases, "frames": frames, "rows": rows}
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(record, indent=1))

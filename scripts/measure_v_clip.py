@@ -19,13 +19,13 @@ import math
 
 import click
 import numpy as np
+from rollout_sweep import comparison_table, sweep
 
 from qwave import curriculum
 from qwave.curriculum import Case, params_json
 from qwave.data.sources import held_out_examples, parse_source
 from qwave.data.tfds import resolve_spec
 from qwave.emulator.artefacts import load_source
-from qwave.emulator.evaluate import evaluate
 from qwave.emulator.options import RolloutOptions
 from qwave.io import atomic_path
 
@@ -71,19 +71,8 @@ def main(model_path, tests, train_config, cases, frames, out) -> None:
         families[family] = [ex for _, ex in curriculum.iter_examples(grid, chosen, spec.chunk, progress=False)]
     peak = math.ceil(100 * training_peak(curriculum.SPECS[train_config])) / 100
     clips = {"1": 1.0, f"{peak:g} (training peak)": peak, "none": None}
-    rows = {}
-    for label, clip in clips.items():
-        options = RolloutOptions(v_clip=clip)
-        result = evaluate(src.model, families, src.v_scale, grid, frames, options, progress=True)
-        rows[label] = result["rows"]
-        click.echo(f"v_clip {label}: overall {result['rows']['overall']['mean_corr']:.4f}", err=True)
-    last = f"worst@{frames}" if f"worst@{frames}" in rows["1"]["overall"] else "worst_mean"
-    header = "| family | " + " | ".join(f"v_clip {k}: mean / {last}" for k in clips) + " |"
-    lines = [header, "|---" * (len(clips) + 1) + "|"]
-    for family in rows["1"]:
-        cells = [f"{rows[k][family]['mean_corr']:.4f} / {rows[k][family][last]:.4f}" for k in clips]
-        lines.append(f"| {family} | " + " | ".join(cells) + " |")
-    click.echo("\n".join(lines))
+    rows = sweep(src, families, grid, frames, "v_clip", {k: RolloutOptions(v_clip=c) for k, c in clips.items()})
+    click.echo(comparison_table(rows, frames, "v_clip"))
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps({"model": str(src.keras_path), "frames": frames, "rows": rows}, indent=1))
 
