@@ -73,6 +73,25 @@ def test_overlap_weighting_statistics():
         assert abs(touched - expected) < 0.03, (w, touched, expected)
 
 
+def test_dip_weight_draws_simulations_with_a_well_that_many_times_as_often():
+    """Within a stage, a simulation whose potential dips below zero is ``dip_weight`` times as likely; under
+    ``pooled`` its stage weighs its share of the weight; with no well anywhere the weighted draw (inverse CDF
+    of the weights) is the unweighted stream itself, window for window."""
+    traj = _labelled(stage=[0, 0, 1])  # two simulations in the first stage, one in the second
+    traj.potential[1, 30:34] = -0.5  # simulation 1 has a well
+    for schedule, w, expected in [
+        ("uniform", 4.0, [0.5 / 5, 0.5 * 4 / 5, 0.5]),
+        ("pooled", 4.0, [1 / 6, 4 / 6, 1 / 6]),
+        ("pooled", 1.0, [1 / 3, 1 / 3, 1 / 3]),
+    ]:
+        x, _ = _batch(traj, schedule=schedule, dip_weight=w, batch_size=8192)
+        share = np.bincount((x[:, 0, 0, 1] // 100).astype(int), minlength=S) / len(x)
+        assert np.allclose(share, expected, atol=0.02), (schedule, w, share)
+    no_well = _labelled(stage=[0, 0, 1])
+    plain, weighted = _batch(no_well, seed=3, mirror=True), _batch(no_well, seed=3, mirror=True, dip_weight=4.0)
+    assert np.array_equal(plain[0], weighted[0]) and np.array_equal(plain[1], weighted[1])
+
+
 def test_deterministic_and_resumable():
     traj = _labelled()
     a = list(window_dataset(traj, cfg=PipelineConfig(batch_size=64, noise=0.01, phase=True, mirror=True)).take(3))

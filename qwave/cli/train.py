@@ -63,6 +63,13 @@ _D = TrainConfig()
     show_default=True,
     help="Sampling weight of windows touching the potential.",
 )
+@click.option(
+    "--dip-weight",
+    type=float,
+    default=_D.dip_weight,
+    show_default=True,
+    help="Sampling weight of simulations whose potential dips below zero (wells), within their stage.",
+)
 @click.option("--noise", type=float, default=_D.noise, show_default=True, help="Input-noise std (bohr^-1/2).")
 @click.option("--phase/--no-phase", default=_D.phase, show_default=True, help="Random global-phase augmentation.")
 @click.option("--mirror/--no-mirror", default=_D.mirror, show_default=True, help="Random mirror augmentation.")

@@ -85,6 +85,9 @@ class PipelineConfig:
     factor in [1/scale, scale] (all exact symmetries of the linear, parity-symmetric TDSE).  ``targets`` is the
     number of true frames after the inputs: 1 gives y (B, W, 2), k > 1 gives y (B, k, W, 2) for a k-step
     (pushforward) loss; ``targets=1`` draws exactly the stream of earlier qwave versions (their runs resume).
+    ``dip_weight`` makes simulations whose potential dips below zero somewhere (wells, rows with a negative
+    rectangle) that many times as likely as the others of their stage; under ``pooled`` a stage then weighs its
+    share of the simulations' weight.  1 draws the unweighted stream of earlier versions.
     """
 
     batch_size: int = 1024
@@ -96,6 +99,7 @@ class PipelineConfig:
     mirror: bool = False
     scale: float = 1.0
     targets: int = 1
+    dip_weight: float = 1.0
     seed: int = 0
 
 
@@ -125,6 +129,11 @@ def window_dataset(
     counts = np.bincount(traj.stage[active], minlength=n_stages).astype(np.int32)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
     present = tf.constant(counts > 0)
+    weighted = cfg.dip_weight != 1.0
+    sim_w = np.where(traj.potential.min(-1) < 0, cfg.dip_weight, 1.0)[order]  # in stage order
+    cum_w = np.concatenate([[0.0], np.cumsum(sim_w)])  # float64 here; float32 in the graph (sums << 2^24)
+    stage_w = cum_w[starts + counts] - cum_w[starts] if weighted else counts  # each stage's total weight
+    t_cum_w, t_stage_w = tf.constant(cum_w[1:], tf.float32), tf.constant(stage_w, tf.float32)
 
     tensors = traj.tensors()  # the one copy of psi, read in place through the variable's handle
     psi_store, pot_flat = tensors["psi"], tensors["v"]
@@ -141,16 +150,21 @@ def window_dataset(
         step = tf.cast(step, tf.int32)
         seeds = [tf.stack([tf.constant(cfg.seed, tf.int32), step * 16 + k]) for k in range(9)]
         if cfg.schedule == "pooled":  # every simulation equally likely: a stage weighs its share of them
-            weights = tf.constant(counts / counts.sum(), tf.float32)
+            weights = tf.constant(stage_w / stage_w.sum(), tf.float32)
         else:
             weights = schedule_weights(cfg.schedule, n_stages, tf.cast(step, tf.float32) / max(cfg.total_steps, 1))
         logits = tf.where(present, tf.math.log(weights + 1e-30), -1e30)
         stage = tf.random.stateless_categorical(logits[None], bsz, seeds[0], dtype=tf.int32)[0]
         u = tf.random.stateless_uniform([bsz], seeds[1])
-        rank = tf.minimum(
-            tf.cast(u * tf.cast(tf.gather(t_counts, stage), tf.float32), tf.int32), tf.gather(t_counts, stage) - 1
-        )
-        sim = tf.gather(t_order, tf.gather(t_starts, stage) + rank)
+        first, n_stage = tf.gather(t_starts, stage), tf.gather(t_counts, stage)
+        if weighted:  # inverse CDF of the simulations' weights within the stage
+            lo = tf.gather(tf.constant(cum_w[:-1], tf.float32), first)
+            target = lo + u * tf.gather(t_stage_w, stage)
+            pos = tf.searchsorted(t_cum_w, target, side="right", out_type=tf.int32)
+            sim = tf.gather(t_order, tf.clip_by_value(pos, first, first + n_stage - 1))
+        else:
+            rank = tf.minimum(tf.cast(u * tf.cast(n_stage, tf.float32), tf.int32), n_stage - 1)
+            sim = tf.gather(t_order, first + rank)
         t0 = tf.random.stateless_uniform([bsz], seeds[2], 0, n_t - n_frames + 1, dtype=tf.int32)
         n_o = tf.gather(t_over_n, sim)
         n_u = tf.gather(t_under_n, sim)

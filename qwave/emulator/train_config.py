@@ -29,6 +29,7 @@ class TrainConfig:
     window: int = 23
     schedule: str = "uniform"
     overlap_weight: float = 50.0
+    dip_weight: float = 1.0  # simulations whose potential dips below 0 drawn this many times as often (windows.py)
     noise: float = 1e-3
     phase: bool = True
     mirror: bool = True
@@ -75,6 +76,7 @@ class TrainConfig:
         return PipelineConfig(
             batch_size=self.batch_size,
             overlap_weight=self.overlap_weight,
+            dip_weight=self.dip_weight,
             schedule=self.schedule,
             total_steps=self.steps,
             noise=self.noise,
@@ -100,7 +102,7 @@ def check_options(cfg: TrainConfig) -> None:
 
     WindowSpec(cfg.n_in, cfg.window)  # odd window, >= 1 input frame
     finite = {k: getattr(cfg, k) for k in ("lr", "final_lr", "warmup", "weight_decay", "clipnorm", "noise")}
-    finite.update(overlap_weight=cfg.overlap_weight, scale=cfg.scale)
+    finite.update(overlap_weight=cfg.overlap_weight, dip_weight=cfg.dip_weight, scale=cfg.scale)
     bad = [k for k, v in finite.items() if not math.isfinite(v)]
     if bad:
         raise QwaveInputError(f"{', '.join(bad)} must be finite numbers")
@@ -112,6 +114,7 @@ def check_options(cfg: TrainConfig) -> None:
         (cfg.clipnorm > 0, f"clipnorm must be > 0, got {cfg.clipnorm}"),
         (cfg.noise >= 0, f"input noise must be >= 0, got {cfg.noise}"),
         (cfg.overlap_weight > 0, f"overlap weight must be > 0, got {cfg.overlap_weight}"),
+        (cfg.dip_weight > 0, f"dip weight must be > 0, got {cfg.dip_weight}"),
         (cfg.scale >= 1, f"scale augmentation must be >= 1 (1: none), got {cfg.scale}"),
         (cfg.pushforward >= 1, f"pushforward is the number of frames forecast per window, >= 1, got {cfg.pushforward}"),
         (cfg.checkpoint_every >= 1, f"checkpoint_every must be >= 1 epoch, got {cfg.checkpoint_every}"),
