@@ -7,7 +7,8 @@ For every model, on the same held-out cases: the one-step error (1 - correlation
 true frames, teacher forced, averaged over start frames spread through the case) and the rollout error
 1 - corr(k) at frames 1, 10, 100 and 400 of a free forecast.  If errors only added up, 1 - corr(k) would be
 about k x the one-step error; the ratio (1 - corr(k)) / (k x one-step) measures amplification by the
-recursion (> 1: errors grow; < 1: they partly cancel or saturate).
+recursion (> 1: errors grow; < 1: they partly cancel or saturate).  The one-step error is also given per
+family (``one_step_by_family``): which structures a step is least accurate on.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ FRAMES = (1, 10, 100, 400)
 STARTS = 8  # teacher-forced start frames per case
 
 
-def one_step_error(src, cases: list[dict]) -> float:
-    """Mean 1 - correlation of one step from true frames, over STARTS start frames per case."""
+def one_step_errors(src, cases: list[dict]) -> np.ndarray:
+    """Per case, the mean 1 - correlation of one step from true frames, over STARTS start frames."""
     n_in = src.model.n_in
     stepper = WholeBoxStep(src.model, src.grid.nx)
     inits, pots, truths = [], [], []
@@ -41,7 +42,7 @@ def one_step_error(src, cases: list[dict]) -> float:
             truths.append(psi[t])
             pots.append(np.asarray(case["potential"], np.float32) / src.v_scale)
     pred = rollout_batched(stepper, np.stack(inits), np.stack(pots), 1)[:, 0]
-    return float(np.mean(1 - correlation(np.stack(truths), pred)))
+    return np.mean((1 - correlation(np.stack(truths), pred)).reshape(len(cases), STARTS), axis=1)
 
 
 @click.command()
@@ -56,7 +57,8 @@ def main(models, tests, data_dir, cases, out: Path) -> None:
     rows = {}
     for path in models:
         src = load_source(path)
-        one = one_step_error(src, all_cases)
+        per_case = one_step_errors(src, all_cases)
+        one = float(per_case.mean())
         pred = forecast_cases(src.model, all_cases, src.v_scale, max(FRAMES))
         truth = np.stack([np.asarray(c["psi"])[src.model.n_in : src.model.n_in + max(FRAMES)] for c in all_cases])
         err = 1 - correlation(truth, pred).mean(0)
@@ -64,12 +66,20 @@ def main(models, tests, data_dir, cases, out: Path) -> None:
         for k in FRAMES:
             row[f"error@{k}"] = float(err[k - 1])
             row[f"amplification@{k}"] = float(err[k - 1] / (k * one))
+        counts = np.cumsum([0] + [len(fam) for fam in families.values()])
+        row["one_step_by_family"] = {
+            f: float(per_case[a:b].mean()) for f, a, b in zip(families, counts[:-1], counts[1:], strict=True)
+        }
         rows[str(path)] = row
     header = "| model | one-step 1-corr | " + " | ".join(f"1-corr@{k} (x k one-step)" for k in FRAMES) + " |"
     lines = [header, "|---" * (len(FRAMES) + 2) + "|"]
     for name, r in rows.items():
         cells = [f"{r[f'error@{k}']:.2e} ({r[f'amplification@{k}']:.2f})" for k in FRAMES]
         lines.append(f"| {Path(name).name} | {r['one_step_error']:.2e} | " + " | ".join(cells) + " |")
+    fams = list(families)
+    lines += ["", "| model | " + " | ".join(f"one-step {f}" for f in fams) + " |", "|---" * (len(fams) + 1) + "|"]
+    for name, r in rows.items():
+        lines.append(f"| {Path(name).name} | " + " | ".join(f"{r['one_step_by_family'][f]:.2e}" for f in fams) + " |")
     click.echo("\n".join(lines))
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps({"tests": tests, "cases_per_family": cases, "rows": rows}, indent=1))

@@ -157,13 +157,13 @@ def test_train_recipe_holds_the_papers_values_and_flags_override():
         "tfds:wide",
     )
     defaults = TrainConfig()
-    assert (stable.batch_size, stable.noise, stable.phase, stable.mirror, stable.decay) == (
+    assert (stable.batch_size, stable.phase, stable.mirror, stable.decay) == (
         defaults.batch_size,
-        defaults.noise,
         defaults.phase,
         defaults.mirror,
         defaults.decay,
     )
+    assert (stable.noise, stable.final_noise, stable.steps) == (2e-3, 1e-3, 190_000)  # the noise schedule
 
 
 @pytest.mark.parametrize("name", ["paper-demo", "paper-full", "qwave-gru"])

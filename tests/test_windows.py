@@ -92,6 +92,20 @@ def test_dip_weight_draws_simulations_with_a_well_that_many_times_as_often():
     assert np.array_equal(plain[0], weighted[0]) and np.array_equal(plain[1], weighted[1])
 
 
+def test_noise_schedule_moves_linearly_from_noise_to_final_noise():
+    """The input noise's std at step b is noise + (final_noise - noise) b / total_steps; a final_noise equal to
+    noise is the constant-noise stream itself."""
+    traj = _labelled()
+    for step, expected in [(0, 0.04), (50, 0.025), (100, 0.01), (150, 0.01)]:
+        x, _ = _batch(traj, batch_size=2048, step=step, noise=0.04, final_noise=0.01, total_steps=100)
+        ref, _ = _batch(traj, batch_size=2048, step=step)
+        assert np.std(x[..., :2] - ref[..., :2]) == pytest.approx(expected, rel=0.02), step
+    clean, _ = _batch(traj, seed=5)
+    const, _ = _batch(traj, noise=0.02, seed=5)
+    same, _ = _batch(traj, noise=0.02, final_noise=0.02, seed=5)
+    assert np.allclose(const, same, atol=1e-7) and not np.allclose(const, clean)
+
+
 def test_deterministic_and_resumable():
     traj = _labelled()
     a = list(window_dataset(traj, cfg=PipelineConfig(batch_size=64, noise=0.01, phase=True, mirror=True)).take(3))

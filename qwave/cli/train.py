@@ -71,6 +71,12 @@ _D = TrainConfig()
     help="Sampling weight of simulations whose potential dips below zero (wells), within their stage.",
 )
 @click.option("--noise", type=float, default=_D.noise, show_default=True, help="Input-noise std (bohr^-1/2).")
+@click.option(
+    "--final-noise",
+    type=float,
+    default=_D.final_noise,
+    help="Input-noise std at the last step, reached linearly from --noise (default: --noise throughout).",
+)
 @click.option("--phase/--no-phase", default=_D.phase, show_default=True, help="Random global-phase augmentation.")
 @click.option("--mirror/--no-mirror", default=_D.mirror, show_default=True, help="Random mirror augmentation.")
 @click.option(

@@ -80,7 +80,8 @@ def schedule_weights(name: str, n_stages: int, progress: tf.Tensor) -> tf.Tensor
 class PipelineConfig:
     """Sampling options: batch size, overlap weighting, schedule, noise and symmetry augmentation.
 
-    ``noise`` is the std of Gaussian noise added to input psi (bohr^-1/2); ``phase`` rotates each window by a
+    ``noise`` is the std of Gaussian noise added to input psi (bohr^-1/2), moving linearly over ``total_steps`` to
+    ``final_noise`` when that is given (a noise schedule; None: constant); ``phase`` rotates each window by a
     random global phase, ``mirror`` reflects half the windows in space, ``scale`` multiplies psi by a random
     factor in [1/scale, scale] (all exact symmetries of the linear, parity-symmetric TDSE).  ``targets`` is the
     number of true frames after the inputs: 1 gives y (B, W, 2), k > 1 gives y (B, k, W, 2) for a k-step
@@ -95,6 +96,7 @@ class PipelineConfig:
     schedule: str = "uniform"
     total_steps: int = 100_000
     noise: float = 0.0
+    final_noise: float | None = None
     phase: bool = False
     mirror: bool = False
     scale: float = 1.0
@@ -193,8 +195,12 @@ def window_dataset(
             cc, ss = tf.stack([c, c], -1)[:, None, None], tf.stack([-s, s], -1)[:, None, None]
             psi = psi * cc + tf.reverse(psi, [-1]) * ss
         x_psi, y = psi[:, : spec.n_in], (psi[:, spec.n_in] if cfg.targets == 1 else psi[:, spec.n_in :])
-        if cfg.noise > 0:
-            x_psi = x_psi + cfg.noise * tf.random.stateless_normal(tf.shape(x_psi), seeds[8])
+        if cfg.noise > 0 or cfg.final_noise:
+            std = cfg.noise
+            if cfg.final_noise is not None:  # linear in the step from noise to final_noise, then held
+                progress = tf.minimum(tf.cast(step, tf.float32) / max(cfg.total_steps, 1), 1.0)
+                std = cfg.noise + (cfg.final_noise - cfg.noise) * progress
+            x_psi = x_psi + std * tf.random.stateless_normal(tf.shape(x_psi), seeds[8])
         v_in = tf.broadcast_to(v[:, None, :, None], [bsz, spec.n_in, spec.window, 1])
         return tf.concat([x_psi, v_in], -1), y
 

@@ -31,6 +31,7 @@ class TrainConfig:
     overlap_weight: float = 50.0
     dip_weight: float = 1.0  # simulations whose potential dips below 0 drawn this many times as often (windows.py)
     noise: float = 1e-3
+    final_noise: float | None = None  # input-noise std at the last step, linear in steps from noise (None: constant)
     phase: bool = True
     mirror: bool = True
     scale: float = 1.0
@@ -80,6 +81,7 @@ class TrainConfig:
             schedule=self.schedule,
             total_steps=self.steps,
             noise=self.noise,
+            final_noise=self.final_noise,
             phase=self.phase,
             mirror=self.mirror,
             scale=self.scale,
@@ -113,6 +115,10 @@ def check_options(cfg: TrainConfig) -> None:
         (cfg.weight_decay >= 0, f"weight decay must be >= 0, got {cfg.weight_decay}"),
         (cfg.clipnorm > 0, f"clipnorm must be > 0, got {cfg.clipnorm}"),
         (cfg.noise >= 0, f"input noise must be >= 0, got {cfg.noise}"),
+        (
+            cfg.final_noise is None or (math.isfinite(cfg.final_noise) and cfg.final_noise >= 0),
+            f"final input noise must be a finite number >= 0, got {cfg.final_noise}",
+        ),
         (cfg.overlap_weight > 0, f"overlap weight must be > 0, got {cfg.overlap_weight}"),
         (cfg.dip_weight > 0, f"dip weight must be > 0, got {cfg.dip_weight}"),
         (cfg.scale >= 1, f"scale augmentation must be >= 1 (1: none), got {cfg.scale}"),
