@@ -54,6 +54,7 @@ def one_step_errors(src, cases: list[dict]) -> np.ndarray:
 def main(models, tests, data_dir, cases, out: Path) -> None:
     families = held_out_examples(tests, cases, data_dir)
     all_cases = [c for fam in families.values() for c in fam]
+    bounds = np.cumsum([0] + [len(fam) for fam in families.values()])  # each family's slice of all_cases
     rows = {}
     for path in models:
         src = load_source(path)
@@ -66,9 +67,8 @@ def main(models, tests, data_dir, cases, out: Path) -> None:
         for k in FRAMES:
             row[f"error@{k}"] = float(err[k - 1])
             row[f"amplification@{k}"] = float(err[k - 1] / (k * one))
-        counts = np.cumsum([0] + [len(fam) for fam in families.values()])
         row["one_step_by_family"] = {
-            f: float(per_case[a:b].mean()) for f, a, b in zip(families, counts[:-1], counts[1:], strict=True)
+            f: float(per_case[a:b].mean()) for f, a, b in zip(families, bounds[:-1], bounds[1:], strict=True)
         }
         rows[str(path)] = row
     header = "| model | one-step 1-corr | " + " | ".join(f"1-corr@{k} (x k one-step)" for k in FRAMES) + " |"

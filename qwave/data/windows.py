@@ -135,7 +135,8 @@ def window_dataset(
     sim_w = np.where(traj.potential.min(-1) < 0, cfg.dip_weight, 1.0)[order]  # in stage order
     cum_w = np.concatenate([[0.0], np.cumsum(sim_w)])  # float64 here; float32 in the graph (sums << 2^24)
     stage_w = cum_w[starts + counts] - cum_w[starts] if weighted else counts  # each stage's total weight
-    t_cum_w, t_stage_w = tf.constant(cum_w[1:], tf.float32), tf.constant(stage_w, tf.float32)
+    t_cum_lo, t_cum_w = tf.constant(cum_w[:-1], tf.float32), tf.constant(cum_w[1:], tf.float32)
+    t_stage_w = tf.constant(stage_w, tf.float32)
 
     tensors = traj.tensors()  # the one copy of psi, read in place through the variable's handle
     psi_store, pot_flat = tensors["psi"], tensors["v"]
@@ -160,8 +161,7 @@ def window_dataset(
         u = tf.random.stateless_uniform([bsz], seeds[1])
         first, n_stage = tf.gather(t_starts, stage), tf.gather(t_counts, stage)
         if weighted:  # inverse CDF of the simulations' weights within the stage
-            lo = tf.gather(tf.constant(cum_w[:-1], tf.float32), first)
-            target = lo + u * tf.gather(t_stage_w, stage)
+            target = tf.gather(t_cum_lo, first) + u * tf.gather(t_stage_w, stage)
             pos = tf.searchsorted(t_cum_w, target, side="right", out_type=tf.int32)
             sim = tf.gather(t_order, tf.clip_by_value(pos, first, first + n_stage - 1))
         else:
